@@ -1,0 +1,123 @@
+//! Time, injected.
+//!
+//! Every service reads the time and sleeps through a [`Clock`], so tests can
+//! use a [`ManualClock`] and move time forward instead of waiting for it.
+//! Timestamps are microseconds since the Unix epoch (UTC), as stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+/// A source of time: the system clock, or a manual one for tests.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    manual: Option<ManualClock>,
+}
+
+impl Clock {
+    /// The system clock (the default).
+    pub fn system() -> Self {
+        Self { manual: None }
+    }
+
+    /// Now, in microseconds since the Unix epoch.
+    pub fn now_us(&self) -> i64 {
+        match &self.manual {
+            Some(manual) => *manual.now.borrow(),
+            None => Utc::now().timestamp_micros(),
+        }
+    }
+
+    /// Now, as a date-time.
+    pub fn now(&self) -> DateTime<Utc> {
+        from_us(self.now_us())
+    }
+
+    /// Waits until the clock reads at least `deadline_us`.
+    pub async fn sleep_until(&self, deadline_us: i64) {
+        match &self.manual {
+            Some(manual) => {
+                let mut rx = manual.now.subscribe();
+                // `wait_for` checks the current value first, so an advance
+                // that happened before we subscribed is not missed. The
+                // sender lives as long as the clock, so it cannot fail.
+                let _ = rx.wait_for(|now| *now >= deadline_us).await;
+            }
+            None => {
+                let wait = deadline_us.saturating_sub(self.now_us());
+                if wait > 0 {
+                    tokio::time::sleep(Duration::from_micros(wait.unsigned_abs())).await;
+                }
+            }
+        }
+    }
+
+    /// Waits for `duration` as this clock counts it.
+    pub async fn sleep(&self, duration: Duration) {
+        self.sleep_until(self.now_us().saturating_add(duration_us(duration)))
+            .await;
+    }
+}
+
+/// A clock that only moves when told to. Clones share one time.
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    now: Arc<watch::Sender<i64>>,
+}
+
+impl ManualClock {
+    /// A manual clock reading `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            now: Arc::new(watch::Sender::new(start.timestamp_micros())),
+        }
+    }
+
+    /// The [`Clock`] to hand to an engine.
+    pub fn clock(&self) -> Clock {
+        Clock {
+            manual: Some(self.clone()),
+        }
+    }
+
+    /// Moves time forward, waking every sleeper whose deadline has passed.
+    pub fn advance(&self, by: Duration) {
+        self.now
+            .send_modify(|now| *now = now.saturating_add(duration_us(by)));
+    }
+}
+
+/// A duration in whole microseconds, saturating.
+pub fn duration_us(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Microseconds since the epoch as a date-time (clamped to chrono's range).
+pub fn from_us(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn manual_clock_wakes_sleepers_on_advance() {
+        let manual = ManualClock::new(from_us(1_000_000));
+        let clock = manual.clock();
+        let sleeper = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep(Duration::from_secs(60)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        manual.advance(Duration::from_secs(59));
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        manual.advance(Duration::from_secs(1));
+        sleeper.await.unwrap();
+        assert_eq!(clock.now_us(), 61_000_000);
+    }
+}

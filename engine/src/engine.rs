@@ -1,0 +1,452 @@
+//! [`Engine`]: the handle everything else uses — put, get, wait, abort,
+//! queues, stats, events, and starting workers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::events::{EVENT_BUFFER, Event, JobEvent, JobEventKind, QueueCounts};
+use crate::job::Job;
+use crate::queue::{Queue, QueueSettings, validate_queue_name};
+use crate::record::{JobDetail, JobFilter, JobRecord, MAX_PAGE};
+use crate::registry::Registry;
+use crate::runner::RunningJob;
+use crate::spec::{JobInsert, NewJob};
+use crate::state::JobState;
+use crate::store::Store;
+use crate::store::control::AbortOutcome;
+
+/// How often a wait re-reads the database, for changes made by other
+/// processes (changes in this process wake it at once).
+const WAIT_RECHECK: Duration = Duration::from_millis(250);
+
+/// The engine: cheap to clone, shared by workers, the HTTP layer and jobs.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("process_id", &self.inner.process_id)
+            .field("registry", &self.inner.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    store: Store,
+    registry: Registry,
+    clock: Clock,
+    process_id: String,
+    events: broadcast::Sender<Event>,
+    /// Queues known to exist, so puts skip the create-if-missing step.
+    known_queues: RwLock<HashSet<String>>,
+    /// One wake-up per queue: a put notifies the queue's runner.
+    wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Notified when a queue is created or its settings change.
+    queues_changed: Notify,
+    /// Jobs this process is running, for abort and lock renewal.
+    running: Mutex<HashMap<String, RunningJob>>,
+}
+
+/// Builds an [`Engine`]: register job types, then connect.
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    registry: Option<Registry>,
+    clock: Clock,
+    process_id: Option<String>,
+    shell_enabled: bool,
+}
+
+impl EngineBuilder {
+    /// Registers a job type.
+    pub fn register<J: Job>(mut self) -> Self {
+        self.registry
+            .get_or_insert_with(Registry::with_builtins)
+            .register::<J>();
+        self
+    }
+
+    /// Lets `shell` jobs be put and run in this process.
+    pub fn enable_shell_jobs(mut self, enabled: bool) -> Self {
+        self.shell_enabled = enabled;
+        self
+    }
+
+    /// Uses `clock` instead of the system clock (tests).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Names this process (default: host, pid and a random suffix).
+    pub fn process_id(mut self, id: impl Into<String>) -> Self {
+        self.process_id = Some(id.into());
+        self
+    }
+
+    /// Connects to `database_url`, migrates the schema, and returns the engine.
+    pub async fn connect(self, database_url: &str) -> Result<Engine> {
+        let store = Store::connect(database_url).await?;
+        Ok(self.build(store))
+    }
+
+    /// Builds the engine on an open store.
+    pub fn build(self, store: Store) -> Engine {
+        let mut registry = self.registry.unwrap_or_else(Registry::with_builtins);
+        registry.enable_shell_jobs(self.shell_enabled);
+        let process_id = self.process_id.unwrap_or_else(default_process_id);
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                registry,
+                clock: self.clock,
+                process_id,
+                events: broadcast::channel(EVENT_BUFFER).0,
+                known_queues: RwLock::default(),
+                wakers: Mutex::default(),
+                queues_changed: Notify::new(),
+                running: Mutex::default(),
+            }),
+        }
+    }
+}
+
+fn default_process_id() -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let suffix = uuid::Uuid::now_v7().simple().to_string();
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        &suffix[suffix.len() - 8..]
+    )
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Connects with the built-in job types only.
+    pub async fn connect(database_url: &str) -> Result<Engine> {
+        Self::builder().connect(database_url).await
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// This process's id, recorded as the owner of the jobs it runs.
+    pub fn process_id(&self) -> &str {
+        &self.inner.process_id
+    }
+
+    /// Whether the schema is at the newest migration (and the database answers).
+    pub async fn migrations_current(&self) -> Result<bool> {
+        self.inner.store.migrations_current().await
+    }
+
+    /// The registered job type names.
+    pub fn job_types(&self) -> Vec<String> {
+        self.inner.registry.names().map(str::to_owned).collect()
+    }
+
+    /// Receives every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.inner.events.send(event);
+    }
+
+    pub(crate) fn emit_job(&self, id: &str, queue: &str, job_type: &str, kind: JobEventKind) {
+        if self.inner.events.receiver_count() > 0 {
+            self.emit(Event::Job(JobEvent {
+                id: id.to_owned(),
+                queue: queue.to_owned(),
+                job_type: job_type.to_owned(),
+                kind,
+            }));
+        }
+    }
+
+    pub(crate) fn waker(&self, queue: &str) -> Arc<Notify> {
+        let mut wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        wakers.entry(queue.to_owned()).or_default().clone()
+    }
+
+    pub(crate) fn queues_changed(&self) -> &Notify {
+        &self.inner.queues_changed
+    }
+
+    pub(crate) fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunningJob>> {
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts one job. Returns its id; [`Error::DuplicateJob`] if the id exists.
+    pub async fn put(&self, job: NewJob) -> Result<String> {
+        let mut ids = self.put_all(vec![job], false).await?;
+        ids.pop()
+            .ok_or_else(|| Error::Internal("put stored no job".to_owned()))
+    }
+
+    /// Puts many jobs in one transaction: all are stored, or (on any invalid
+    /// job or duplicate id) none. Returns their ids in order.
+    pub async fn put_many(&self, jobs: Vec<NewJob>) -> Result<Vec<String>> {
+        self.put_all(jobs, false).await
+    }
+
+    /// Puts a job unless its id already exists. Returns `Some(id)` when it
+    /// was stored, `None` when it was a duplicate.
+    pub async fn put_unique(&self, job: NewJob) -> Result<Option<String>> {
+        Ok(self.put_all(vec![job], true).await?.pop())
+    }
+
+    async fn put_all(&self, jobs: Vec<NewJob>, ignore_duplicates: bool) -> Result<Vec<String>> {
+        let rows: Vec<JobInsert> = jobs
+            .into_iter()
+            .map(|job| job.validate(&self.inner.registry, &self.inner.clock))
+            .collect::<Result<_>>()?;
+        let new_queues: Vec<&str> = {
+            let known = self
+                .inner
+                .known_queues
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut new: Vec<&str> = rows
+                .iter()
+                .map(JobInsert::queue)
+                .filter(|queue| !known.contains(*queue))
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            new
+        };
+        let now = self.inner.clock.now_us();
+        let inserted = self
+            .inner
+            .store
+            .insert_jobs(&rows, &new_queues, ignore_duplicates, now)
+            .await?;
+        if !new_queues.is_empty() {
+            let mut known = self
+                .inner
+                .known_queues
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            known.extend(new_queues.iter().map(|queue| (*queue).to_owned()));
+            self.inner.queues_changed.notify_waiters();
+        }
+        let mut woken: HashSet<&str> = HashSet::new();
+        for job in &inserted {
+            if woken.insert(&job.queue) {
+                self.waker(&job.queue).notify_one();
+            }
+            self.emit_job(&job.id, &job.queue, &job.job_type, JobEventKind::Enqueued);
+        }
+        Ok(inserted.into_iter().map(|job| job.id.clone()).collect())
+    }
+
+    /// One job; [`Error::JobNotFound`] if there is none.
+    pub async fn get(&self, id: &str) -> Result<JobRecord> {
+        self.inner
+            .store
+            .job(id)
+            .await?
+            .ok_or_else(|| Error::JobNotFound(id.to_owned()))
+    }
+
+    /// One job with its attempts history and log lines.
+    pub async fn detail(&self, id: &str) -> Result<JobDetail> {
+        let job = self.get(id).await?;
+        let attempts = self.inner.store.attempts(id).await?;
+        let logs = self.inner.store.logs(id).await?;
+        let mut errors: Vec<String> = attempts.iter().filter_map(|a| a.error.clone()).collect();
+        // The latest attempt's error is on the job row when it wrote no
+        // history row of its own (e.g. a first-try failure still pending).
+        if let Some(last) = &job.last_error {
+            if attempts.last().is_none_or(|a| a.attempt != job.attempt) {
+                errors.push(last.clone());
+            }
+        }
+        Ok(JobDetail {
+            job,
+            errors,
+            attempts,
+            logs,
+        })
+    }
+
+    /// A page of jobs; see [`JobFilter`].
+    pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
+        if !(1..=MAX_PAGE).contains(&filter.limit) {
+            return Err(Error::InvalidInput {
+                field: "limit",
+                reason: format!("must be between 1 and {MAX_PAGE} (got {})", filter.limit),
+            });
+        }
+        if let Some(queue) = &filter.queue {
+            validate_queue_name(queue)?;
+        }
+        self.inner.store.list(filter).await
+    }
+
+    /// Waits until the job is in a terminal state, and returns it.
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<JobRecord> {
+        let mut events = self.subscribe();
+        let wait = async {
+            loop {
+                let job = self.get(id).await?;
+                if job.state.is_terminal() {
+                    return Ok(job);
+                }
+                wait_for_event(&mut events, |event| event.id == id).await;
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| Error::Timeout(timeout))?
+    }
+
+    /// Waits until `queue` has no blocked, pending, running or retrying job.
+    pub async fn wait_drained(&self, queue: &str, timeout: Duration) -> Result<()> {
+        let mut events = self.subscribe();
+        let wait = async {
+            loop {
+                let counts = self.inner.store.counts(Some(&[queue])).await?;
+                let busy: i64 = counts
+                    .get(queue)
+                    .map(|by_state| {
+                        by_state
+                            .iter()
+                            .filter(|(state, _)| !state.is_terminal())
+                            .map(|(_, n)| n)
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                if busy == 0 {
+                    return Ok(());
+                }
+                wait_for_event(&mut events, |event| event.queue == queue).await;
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| Error::Timeout(timeout))?
+    }
+
+    /// Aborts a job: a waiting one at once; a running one is cancelled by
+    /// its owner (at once in this process, at its next lock renewal in
+    /// another). Terminal jobs are refused.
+    pub async fn abort(&self, id: &str) -> Result<AbortOutcome> {
+        let outcome = self
+            .inner
+            .store
+            .abort(id, self.inner.clock.now_us(), "aborted by operator")
+            .await?;
+        if let AbortOutcome::Requested { .. } = outcome {
+            if let Some(job) = self.running().get(id) {
+                job.stop(crate::runner::StopReason::Aborted);
+            }
+        }
+        if let Ok(job) = self.get(id).await {
+            self.emit_job(id, &job.queue, &job.job_type, JobEventKind::Aborted);
+        }
+        Ok(outcome)
+    }
+
+    /// Creates a queue with `settings`, or replaces an existing queue's settings.
+    pub async fn set_queue(&self, name: &str, settings: QueueSettings) -> Result<Queue> {
+        validate_queue_name(name)?;
+        settings.validate()?;
+        let now = self.inner.clock.now_us();
+        let store = &self.inner.store;
+        store
+            .ensure_queues(store.writer(), &[name], &settings, now)
+            .await?;
+        store.set_queue_settings(name, &settings, now).await?;
+        self.inner
+            .known_queues
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned());
+        self.inner.queues_changed.notify_waiters();
+        self.waker(name).notify_one();
+        Ok(Queue {
+            name: name.to_owned(),
+            settings,
+        })
+    }
+
+    /// One queue; [`Error::QueueNotFound`] if there is none.
+    pub async fn queue(&self, name: &str) -> Result<Queue> {
+        self.inner
+            .store
+            .queue(name)
+            .await?
+            .ok_or_else(|| Error::QueueNotFound(name.to_owned()))
+    }
+
+    /// Every queue.
+    pub async fn queues(&self) -> Result<Vec<Queue>> {
+        self.inner.store.queues().await
+    }
+
+    /// Job counts by state for every queue, read from the counters (never
+    /// by scanning jobs).
+    pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>> {
+        Ok(self
+            .inner
+            .store
+            .counts(None)
+            .await?
+            .into_iter()
+            .map(|(queue, mut counts)| {
+                for state in JobState::ALL {
+                    counts.entry(state).or_insert(0);
+                }
+                QueueCounts { queue, counts }
+            })
+            .collect())
+    }
+}
+
+/// Waits for a job event matching `wanted`, or for the recheck interval
+/// (changes made by other processes raise no event here).
+async fn wait_for_event(
+    events: &mut broadcast::Receiver<Event>,
+    wanted: impl Fn(&JobEvent) -> bool,
+) {
+    let matching = async {
+        loop {
+            match events.recv().await {
+                Ok(Event::Job(event)) if wanted(&event) => return,
+                Ok(_) => {}
+                // Missed events may include ours: recheck.
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(WAIT_RECHECK, matching).await;
+}

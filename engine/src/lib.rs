@@ -1,0 +1,69 @@
+//! amboy: a persisted job queue and cron/interval scheduler you can see into.
+//!
+//! Jobs are Rust types implementing [`Job`]; an [`Engine`] stores them
+//! through sea-orm (SQLite by default, PostgreSQL when processes share the
+//! work), runs them on tokio worker pools with retries, `max_time`, aborts
+//! and lock-based rescue, and reports everything as [`Event`]s.
+//!
+//! ```no_run
+//! use amboy::{Engine, Job, JobContext, JobError, NewJob, WorkerOptions};
+//! use serde::{Deserialize, Serialize};
+//! use std::time::Duration;
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Greet { name: String }
+//!
+//! impl Job for Greet {
+//!     const NAME: &'static str = "greet";
+//!     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+//!         ctx.log(format!("hello, {}", self.name)).await;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # async fn demo() -> Result<(), amboy::Error> {
+//! let engine = Engine::builder().register::<Greet>().connect("sqlite://amboy.db?mode=rwc").await?;
+//! let workers = engine.start_workers(WorkerOptions::default()).await?;
+//! let id = engine.put(NewJob::new("default", &Greet { name: "world".into() })?).await?;
+//! let job = engine.wait(&id, Duration::from_secs(5)).await?;
+//! assert_eq!(job.state, amboy::JobState::Completed);
+//! workers.shutdown(Duration::from_secs(10)).await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout:
+//! - [`job`], [`registry`], [`spec`]: job types, their registry, and what a
+//!   put takes; [`builtin`]: `noop`, `sleep`, `http`, `shell`;
+//! - [`engine`]: the handle (put, get, wait, abort, queues, stats);
+//! - `runner`: claim, execute, complete, keep locks, publish stats;
+//! - [`store`]: every SQL statement, behind named functions;
+//! - [`state`], [`queue`], [`record`], [`events`], [`clock`], [`error`]:
+//!   the vocabulary.
+
+pub mod backoff;
+pub mod builtin;
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod job;
+pub mod queue;
+pub mod record;
+pub mod registry;
+mod runner;
+pub mod spec;
+pub mod state;
+pub mod store;
+
+pub use clock::{Clock, ManualClock};
+pub use engine::{Engine, EngineBuilder};
+pub use error::{Error, Result};
+pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
+pub use job::{Job, JobContext, JobError};
+pub use queue::{Ordering, Queue, QueueSettings};
+pub use record::{Attempt, JobDetail, JobFilter, JobRecord, LogLine};
+pub use registry::Registry;
+pub use runner::{WorkerOptions, Workers};
+pub use spec::NewJob;
+pub use state::JobState;
+pub use store::control::AbortOutcome;

@@ -1,0 +1,215 @@
+//! Queues: names and persisted settings.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Longest queue name, in bytes.
+pub const MAX_QUEUE_NAME_BYTES: usize = 128;
+/// Workers per queue unless configured.
+pub const DEFAULT_CONCURRENCY: i32 = 8;
+/// Most workers a queue may have.
+pub const MAX_CONCURRENCY: i32 = 10_000;
+/// How long a claim holds a job without renewal.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Checks a queue name: letters, digits and `-_.:`, 1–128 bytes.
+pub fn validate_queue_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        "must not be empty"
+    } else if name.len() > MAX_QUEUE_NAME_BYTES {
+        "must be at most 128 bytes"
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        "may hold only ASCII letters, digits and - _ . :"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidQueueName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+/// The order in which a queue hands out ready jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ordering {
+    /// Oldest `run_at` first.
+    #[default]
+    Fifo,
+    /// Highest priority first, then oldest `run_at`.
+    Priority,
+}
+
+impl Ordering {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Ordering::Fifo => "fifo",
+            Ordering::Priority => "priority",
+        }
+    }
+}
+
+impl fmt::Display for Ordering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Ordering {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fifo" => Ok(Ordering::Fifo),
+            "priority" => Ok(Ordering::Priority),
+            other => Err(Error::InvalidInput {
+                field: "ordering",
+                reason: format!("{other:?} is not fifo or priority"),
+            }),
+        }
+    }
+}
+
+/// A queue's settings, persisted in `queues` and editable at run time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueSettings {
+    /// Workers per process for this queue.
+    pub concurrency: i32,
+    /// Claim order.
+    pub ordering: Ordering,
+    /// A paused queue accepts jobs but starts none.
+    pub paused: bool,
+    /// How long a claim holds a job without renewal, in milliseconds.
+    pub lock_timeout_ms: i64,
+    /// Jobs started per second, when limited.
+    pub rate_limit_per_sec: Option<f64>,
+    /// Keep at most this many terminal jobs.
+    pub retention_max_jobs: Option<i64>,
+    /// Keep terminal jobs at most this long, in milliseconds.
+    pub retention_max_age_ms: Option<i64>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_CONCURRENCY,
+            ordering: Ordering::Fifo,
+            paused: false,
+            lock_timeout_ms: i64::try_from(DEFAULT_LOCK_TIMEOUT.as_millis()).unwrap_or(30_000),
+            rate_limit_per_sec: None,
+            retention_max_jobs: None,
+            retention_max_age_ms: None,
+        }
+    }
+}
+
+impl QueueSettings {
+    /// Checks every field, naming the first one that is out of range.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |field, reason: &str| {
+            Err(Error::InvalidInput {
+                field,
+                reason: reason.to_owned(),
+            })
+        };
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return invalid("concurrency", "must be between 1 and 10000");
+        }
+        if !(1_000..=86_400_000).contains(&self.lock_timeout_ms) {
+            return invalid(
+                "lock_timeout_ms",
+                "must be between 1000 (1 s) and 86400000 (1 day)",
+            );
+        }
+        if self
+            .rate_limit_per_sec
+            .is_some_and(|rate| !rate.is_finite() || rate <= 0.0)
+        {
+            return invalid("rate_limit_per_sec", "must be a positive number");
+        }
+        if self.retention_max_jobs.is_some_and(|n| n < 0) {
+            return invalid("retention_max_jobs", "must not be negative");
+        }
+        if self.retention_max_age_ms.is_some_and(|ms| ms <= 0) {
+            return invalid("retention_max_age_ms", "must be positive");
+        }
+        Ok(())
+    }
+
+    /// The lock timeout as a duration.
+    pub fn lock_timeout(&self) -> Duration {
+        Duration::from_millis(self.lock_timeout_ms.unsigned_abs())
+    }
+}
+
+/// A queue and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    /// The queue's name.
+    pub name: String,
+    /// Its settings.
+    #[serde(flatten)]
+    pub settings: QueueSettings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names() {
+        for ok in [
+            "default",
+            "a",
+            "emails:high",
+            "v1.reports-daily_x",
+            &"q".repeat(128),
+        ] {
+            validate_queue_name(ok).unwrap();
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("has space", "ASCII letters"),
+            ("ünï", "ASCII letters"),
+            ("a/b", "ASCII letters"),
+            (&"q".repeat(129), "128 bytes"),
+        ] {
+            let err = validate_queue_name(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn settings_validation_names_the_field() {
+        QueueSettings::default().validate().unwrap();
+        let bad = QueueSettings {
+            concurrency: 0,
+            ..QueueSettings::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("concurrency")
+        );
+        let bad = QueueSettings {
+            rate_limit_per_sec: Some(f64::NAN),
+            ..QueueSettings::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("rate_limit_per_sec")
+        );
+    }
+}

@@ -1,0 +1,115 @@
+//! What reads return: jobs as stored, their attempts and log lines.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::state::JobState;
+
+/// A job as stored. Times are UTC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Unique id.
+    pub id: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its type name.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// The type version it was stored with.
+    pub type_version: i32,
+    /// Where it is in its life.
+    pub state: JobState,
+    /// The payload.
+    pub payload: serde_json::Value,
+    /// Higher runs first in priority queues.
+    pub priority: i32,
+    /// Attempts started so far.
+    pub attempt: i32,
+    /// The most attempts it gets.
+    pub max_attempts: i32,
+    /// Run time limit per attempt, ms.
+    pub max_time_ms: Option<i64>,
+    /// When it was put.
+    pub created_at: DateTime<Utc>,
+    /// When it is (or was) ready to run.
+    pub run_at: DateTime<Utc>,
+    /// When its latest attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it reached a terminal state.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The process running it.
+    pub owner: Option<String>,
+    /// The latest attempt's error.
+    pub last_error: Option<String>,
+    /// Progress, 0–100.
+    pub progress: i32,
+    /// The latest progress message.
+    pub progress_message: Option<String>,
+    /// Times it has been claimed (rescues and snoozes included).
+    pub claim_count: i32,
+}
+
+/// One finished attempt, from the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The attempt number.
+    pub attempt: i32,
+    /// The process that ran it.
+    pub owner: Option<String>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: DateTime<Utc>,
+    /// completed, retrying, failed, aborted or rescued.
+    pub outcome: String,
+    /// Its error.
+    pub error: Option<String>,
+}
+
+/// One line a job wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// The attempt that wrote it.
+    pub attempt: i32,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The text.
+    pub line: String,
+}
+
+/// A job with its history and log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    /// The job.
+    #[serde(flatten)]
+    pub job: JobRecord,
+    /// The error of every failed attempt, oldest first.
+    pub errors: Vec<String>,
+    /// Finished attempts, oldest first (a first-try success has none).
+    pub attempts: Vec<Attempt>,
+    /// Its log lines, oldest first.
+    pub logs: Vec<LogLine>,
+}
+
+/// Which jobs a list returns. Lists are ordered by id; `after` continues
+/// from the last id of the previous page (keyset pagination).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobFilter {
+    /// Only this queue.
+    pub queue: Option<String>,
+    /// Only this state.
+    pub state: Option<JobState>,
+    /// Only this type.
+    pub job_type: Option<String>,
+    /// Only ids starting with this.
+    pub id_prefix: Option<String>,
+    /// Ids after this one.
+    pub after: Option<String>,
+    /// Page size (1–1000).
+    pub limit: u32,
+}
+
+/// Default page size.
+pub const DEFAULT_PAGE: u32 = 50;
+/// Largest page size.
+pub const MAX_PAGE: u32 = 1_000;

@@ -1,0 +1,84 @@
+//! The completer: writes finished attempts in batches.
+//!
+//! Executors send results here instead of writing them one by one: a
+//! transaction per batch, not per job, is most of the engine's throughput.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::execute::Finished;
+use crate::engine::Engine;
+use crate::events::JobEventKind;
+use crate::store::finish::Finish;
+
+/// Most results written in one transaction.
+const MAX_BATCH: usize = 1_000;
+/// First pause after a failed write; doubles up to [`MAX_RETRY_PAUSE`].
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
+
+/// Writes results until every sender is gone and the channel is empty.
+pub(crate) async fn run(
+    engine: Engine,
+    queue: Arc<str>,
+    mut finished: mpsc::UnboundedReceiver<Finished>,
+) {
+    let mut batch: Vec<Finished> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = finished.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match finished.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let finishes: Vec<Finish> = batch.iter().map(|f| f.finish.clone()).collect();
+        let mut pause = RETRY_PAUSE;
+        // A result is never dropped for a passing database error: the lock
+        // is still ours until it expires, and the write is idempotent.
+        let accepted = loop {
+            match engine
+                .store()
+                .finish(&queue, engine.process_id(), &finishes)
+                .await
+            {
+                Ok(accepted) => break accepted,
+                Err(err) => {
+                    tracing::warn!(%queue, %err, jobs = finishes.len(), ?pause, "could not record results; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+            }
+        };
+        {
+            let mut running = engine.running();
+            for f in &batch {
+                running.remove(&f.finish.id);
+            }
+        }
+        // Retries, snoozes and releases are pending again: the runner
+        // recomputes when to wake.
+        if batch
+            .iter()
+            .any(|f| accepted.contains(&f.finish.id) && !f.finish.outcome.state().is_terminal())
+        {
+            engine.waker(&queue).notify_one();
+        }
+        for Finished { finish, job_type } in batch.drain(..) {
+            let kind = if accepted.contains(&finish.id) {
+                JobEventKind::Finished {
+                    state: finish.outcome.state(),
+                    attempt: finish.attempt,
+                    run_secs: (finish.ended_at - finish.started_at).max(0) as f64 / 1e6,
+                    error: finish.outcome.error().map(str::to_owned),
+                }
+            } else {
+                tracing::warn!(job = %finish.id, %queue, "result refused: this process no longer owns the job");
+                JobEventKind::CompletionRefused
+            };
+            engine.emit_job(&finish.id, &queue, &job_type, kind);
+        }
+    }
+}

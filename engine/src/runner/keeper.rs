@@ -1,0 +1,85 @@
+//! The lock keeper: renews this process's locks in a queue every
+//! lock_timeout/4, cancels runs whose lock was lost or whose abort was
+//! requested through the database, and rescues expired locks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::StopReason;
+use crate::clock::duration_us;
+use crate::engine::Engine;
+use crate::events::JobEventKind;
+use crate::queue::QueueSettings;
+
+/// Renews and rescues until aborted by the queue's runner.
+pub(crate) async fn run(engine: Engine, queue: Arc<str>) {
+    loop {
+        let timeout = match engine.store().queue(&queue).await {
+            Ok(Some(found)) => found.settings.lock_timeout(),
+            _ => QueueSettings::default().lock_timeout(),
+        };
+        engine.clock().sleep(timeout / 4).await;
+        renew(&engine, &queue, timeout).await;
+        rescue(&engine, &queue).await;
+    }
+}
+
+async fn renew(engine: &Engine, queue: &str, timeout: Duration) {
+    let held: Vec<(String, i32)> = engine
+        .running()
+        .iter()
+        .filter(|(_, job)| &*job.queue == queue)
+        .map(|(id, job)| (id.clone(), job.claim_count))
+        .collect();
+    if held.is_empty() {
+        return;
+    }
+    let expires_at = engine.clock().now_us().saturating_add(duration_us(timeout));
+    let renewed = match engine
+        .store()
+        .renew_locks(engine.process_id(), &held, expires_at)
+        .await
+    {
+        Ok(renewed) => renewed,
+        Err(err) => {
+            // The locks stay valid until they expire; try again next tick.
+            tracing::warn!(%queue, %err, "could not renew locks");
+            return;
+        }
+    };
+    let running = engine.running();
+    for (id, _) in &held {
+        let Some(job) = running.get(id) else { continue };
+        match renewed.iter().find(|r| &r.id == id) {
+            None => {
+                tracing::warn!(job = %id, %queue, "lock lost; cancelling the run");
+                job.stop(StopReason::LockLost);
+            }
+            Some(r) if r.abort_requested => job.stop(StopReason::Aborted),
+            Some(_) => {}
+        }
+    }
+}
+
+async fn rescue(engine: &Engine, queue: &str) {
+    match engine
+        .store()
+        .rescue_expired(queue, engine.clock().now_us())
+        .await
+    {
+        Ok(rescued) if rescued.is_empty() => {}
+        Ok(rescued) => {
+            for job in &rescued {
+                tracing::warn!(job = %job.id, %queue, owner = ?job.owner, state = %job.state, "rescued a job whose lock expired");
+                engine.emit_job(
+                    &job.id,
+                    queue,
+                    &job.job_type,
+                    JobEventKind::Rescued { state: job.state },
+                );
+            }
+            engine.waker(queue).notify_one();
+        }
+        Err(err) => tracing::warn!(%queue, %err, "could not rescue expired locks"),
+    }
+}

@@ -1,0 +1,137 @@
+//! Claiming: due retries become pending, then one statement claims a batch.
+
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
+
+use super::{CountDeltas, Store};
+use crate::error::Result;
+use crate::queue::Ordering;
+use crate::state::JobState;
+
+/// A job this process now owns, with what it needs to run it.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct ClaimedJob {
+    /// The job's id.
+    pub id: String,
+    /// Its type name.
+    pub job_type: String,
+    /// The type version it was stored with.
+    pub type_version: i32,
+    /// JSON payload text.
+    pub payload: String,
+    /// This attempt's number.
+    pub attempt: i32,
+    /// The most attempts it gets.
+    pub max_attempts: i32,
+    /// First retry delay, ms.
+    pub backoff_base_ms: i64,
+    /// Longest retry delay, ms.
+    pub backoff_max_ms: i64,
+    /// Run time limit, ms.
+    pub max_time_ms: Option<i64>,
+    /// Fencing token for this claim.
+    pub claim_count: i32,
+    /// When it became ready (µs).
+    pub run_at: i64,
+}
+
+/// What [`Store::claim`] needs to know.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// The queue.
+    pub queue: &'a str,
+    /// Its claim order.
+    pub ordering: Ordering,
+    /// This process's id.
+    pub owner: &'a str,
+    /// Now (µs).
+    pub now: i64,
+    /// The lock expiry to set (µs).
+    pub lock_expires_at: i64,
+    /// Most jobs to claim.
+    pub limit: usize,
+}
+
+impl Store {
+    /// Promotes due retries to pending, then claims up to `limit` ready jobs
+    /// in one statement, all in one transaction.
+    pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Vec<ClaimedJob>> {
+        let txn = self.begin().await?;
+        let mut deltas = CountDeltas::default();
+        let promoted = txn
+            .execute_raw(self.stmt(
+                "UPDATE jobs SET state = 'pending' \
+                 WHERE queue = $1 AND state = 'retrying' AND run_at <= $2",
+                vec![req.queue.into(), req.now.into()],
+            ))
+            .await?
+            .rows_affected();
+        deltas.moved(
+            req.queue,
+            Some(JobState::Retrying),
+            Some(JobState::Pending),
+            i64::try_from(promoted).unwrap_or(i64::MAX),
+        );
+        let order = match req.ordering {
+            Ordering::Fifo => "run_at, id",
+            Ordering::Priority => "priority DESC, run_at, id",
+        };
+        let pick = format!(
+            "SELECT id FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $2 \
+             ORDER BY {order} LIMIT $5"
+        );
+        let target = match self.backend {
+            // Rows another process is claiming are skipped, not waited on.
+            DbBackend::Postgres => format!("id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))"),
+            // SQLite has one writer at a time: no row locks to skip.
+            _ => format!("id IN ({pick})"),
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
+             claim_count = claim_count + 1, owner = $1, started_at = $2, ended_at = NULL, \
+             lock_expires_at = $3, abort_requested = FALSE, progress = 0, progress_message = NULL \
+             WHERE {target} \
+             RETURNING id, job_type, type_version, payload, attempt, max_attempts, \
+             backoff_base_ms, backoff_max_ms, max_time_ms, claim_count, run_at"
+        );
+        let claimed = ClaimedJob::find_by_statement(self.stmt(
+            &sql,
+            vec![
+                req.owner.into(),
+                req.now.into(),
+                req.lock_expires_at.into(),
+                req.queue.into(),
+                i64::try_from(req.limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .all(&txn)
+        .await?;
+        deltas.moved(
+            req.queue,
+            Some(JobState::Pending),
+            Some(JobState::Running),
+            i64::try_from(claimed.len()).unwrap_or(i64::MAX),
+        );
+        deltas.apply(self, &txn).await?;
+        txn.commit().await?;
+        Ok(claimed)
+    }
+
+    /// The earliest `run_at` among a queue's waiting (pending or retrying)
+    /// jobs: the runner sleeps until then when nothing is ready.
+    pub async fn next_due(&self, queue: &str) -> Result<Option<i64>> {
+        #[derive(FromQueryResult)]
+        struct Due {
+            due: Option<i64>,
+        }
+        let row = Due::find_by_statement(self.stmt(
+            "SELECT MIN(due) AS due FROM ( \
+             SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'pending' \
+             UNION ALL \
+             SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'retrying') AS d",
+            vec![queue.into()],
+        ))
+        .one(&self.read)
+        .await?;
+        Ok(row.and_then(|row| row.due))
+    }
+}

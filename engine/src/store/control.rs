@@ -1,0 +1,100 @@
+//! Operator control of single jobs: abort.
+
+use sea_orm::{ConnectionTrait, FromQueryResult};
+
+use super::{CountDeltas, Store};
+use crate::error::{Error, Result};
+use crate::state::JobState;
+
+/// What an abort did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AbortOutcome {
+    /// The job was waiting and is now aborted.
+    Aborted,
+    /// The job is running: the request is recorded for its owner, which
+    /// cancels the run at its next lock renewal.
+    Requested {
+        /// The process running it.
+        owner: Option<String>,
+    },
+}
+
+impl Store {
+    /// Aborts a waiting job at once, or asks the owner of a running one to
+    /// stop it. Terminal jobs are refused with [`Error::InvalidState`].
+    pub async fn abort(&self, id: &str, now: i64, reason: &str) -> Result<AbortOutcome> {
+        #[derive(FromQueryResult)]
+        struct Current {
+            queue: String,
+            state: String,
+            owner: Option<String>,
+        }
+        let txn = self.begin().await?;
+        let current = Current::find_by_statement(self.stmt(
+            "SELECT queue, state, owner FROM jobs WHERE id = $1",
+            vec![id.into()],
+        ))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::JobNotFound(id.to_owned()))?;
+        let state: JobState = current
+            .state
+            .parse()
+            .map_err(|err: crate::state::UnknownState| Error::Internal(err.to_string()))?;
+        let outcome = match state {
+            _ if state.is_terminal() => {
+                return Err(Error::InvalidState {
+                    id: id.to_owned(),
+                    state,
+                    operation: "abort",
+                });
+            }
+            JobState::Running => {
+                txn.execute_raw(self.stmt(
+                    "UPDATE jobs SET abort_requested = TRUE WHERE id = $1 AND state = 'running'",
+                    vec![id.into()],
+                ))
+                .await?;
+                AbortOutcome::Requested {
+                    owner: current.owner,
+                }
+            }
+            _ => {
+                txn.execute_raw(self.stmt(
+                    "UPDATE jobs SET state = 'aborted', ended_at = $2, last_error = $3 \
+                     WHERE id = $1 AND state = $4",
+                    vec![id.into(), now.into(), reason.into(), state.as_str().into()],
+                ))
+                .await?;
+                let mut deltas = CountDeltas::default();
+                deltas.moved(&current.queue, Some(state), Some(JobState::Aborted), 1);
+                deltas.apply(self, &txn).await?;
+                AbortOutcome::Aborted
+            }
+        };
+        txn.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records a running job's progress.
+    pub async fn set_progress(&self, id: &str, percent: i32, message: &str) -> Result<()> {
+        self.write
+            .execute_raw(self.stmt(
+                "UPDATE jobs SET progress = $2, progress_message = $3 WHERE id = $1 AND state = 'running'",
+                vec![id.into(), percent.into(), message.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Appends one line to a job's log.
+    pub async fn append_log(&self, id: &str, attempt: i32, at: i64, line: &str) -> Result<()> {
+        self.write
+            .execute_raw(self.stmt(
+                "INSERT INTO job_logs (job_id, attempt, at, line) VALUES ($1, $2, $3, $4)",
+                vec![id.into(), attempt.into(), at.into(), line.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}

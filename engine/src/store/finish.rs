@@ -1,0 +1,215 @@
+//! Writing results: one statement finishes a whole batch of attempts.
+//!
+//! Every row is matched on (id, claim_count, owner, running), so a process
+//! that lost its lock — the job was rescued and maybe re-claimed — cannot
+//! overwrite the new owner's result: its rows simply don't match.
+
+use std::collections::HashSet;
+
+use sea_orm::{ConnectionTrait, FromQueryResult, Value};
+
+use super::{CountDeltas, Store, value_rows};
+use crate::error::Result;
+use crate::state::JobState;
+
+/// How an attempt ended, as the store records it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Succeeded.
+    Completed,
+    /// Failed; runs again at `at` (µs).
+    Retry {
+        /// Next attempt (µs).
+        at: i64,
+        /// What went wrong.
+        error: String,
+    },
+    /// Failed for good.
+    Failed(String),
+    /// Stopped by an abort.
+    Aborted(String),
+    /// Asked to run again at `until` (µs); not counted as an attempt.
+    Snoozed {
+        /// Next run (µs).
+        until: i64,
+    },
+    /// Handed back unfinished at shutdown; not counted as an attempt.
+    Released,
+}
+
+impl Outcome {
+    /// The state the job moves to.
+    pub fn state(&self) -> JobState {
+        match self {
+            Outcome::Completed => JobState::Completed,
+            Outcome::Retry { .. } => JobState::Retrying,
+            Outcome::Failed(_) => JobState::Failed,
+            Outcome::Aborted(_) => JobState::Aborted,
+            Outcome::Snoozed { .. } | Outcome::Released => JobState::Pending,
+        }
+    }
+
+    /// The error message, if the attempt failed.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Retry { error, .. } | Outcome::Failed(error) | Outcome::Aborted(error) => {
+                Some(error)
+            }
+            _ => None,
+        }
+    }
+
+    /// False for snoozes and releases, which give the attempt back.
+    pub fn counts_as_attempt(&self) -> bool {
+        !matches!(self, Outcome::Snoozed { .. } | Outcome::Released)
+    }
+}
+
+/// One finished attempt to record.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// The job.
+    pub id: String,
+    /// The claim's fencing token.
+    pub claim_count: i32,
+    /// The attempt number.
+    pub attempt: i32,
+    /// When the attempt started (µs).
+    pub started_at: i64,
+    /// When it ended (µs).
+    pub ended_at: i64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// Values bound per row of the results list.
+const WIDTH: usize = 7;
+
+impl Store {
+    /// Records a batch of finished attempts of `queue` owned by `owner`.
+    /// Returns the ids whose results were accepted; the others were no
+    /// longer owned by this claim.
+    pub async fn finish(
+        &self,
+        queue: &str,
+        owner: &str,
+        batch: &[Finish],
+    ) -> Result<HashSet<String>> {
+        if batch.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let txn = self.begin().await?;
+        let mut values: Vec<Value> = Vec::with_capacity(1 + batch.len() * WIDTH);
+        values.push(owner.into());
+        for f in batch {
+            let (run_at, ended_at) = match &f.outcome {
+                Outcome::Retry { at, .. } => (Some(*at), None),
+                Outcome::Snoozed { until } => (Some(*until), None),
+                Outcome::Released => (Some(f.ended_at), None),
+                _ => (None, Some(f.ended_at)),
+            };
+            values.extend([
+                f.id.clone().into(),
+                f.claim_count.into(),
+                f.outcome.state().as_str().into(),
+                run_at.into(),
+                ended_at.into(),
+                f.outcome.error().map(str::to_owned).into(),
+                i32::from(!f.outcome.counts_as_attempt()).into(),
+            ]);
+        }
+        // VALUES columns are named column1… on both SQLite and PostgreSQL.
+        let sql = format!(
+            "UPDATE jobs SET state = v.column3, run_at = COALESCE(v.column4, jobs.run_at), \
+             ended_at = v.column5, \
+             last_error = CASE WHEN v.column7 = 1 THEN jobs.last_error ELSE v.column6 END, \
+             attempt = jobs.attempt - v.column7, owner = NULL, lock_expires_at = NULL \
+             FROM (VALUES {}) AS v \
+             WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 \
+             AND jobs.owner = $1 AND jobs.state = 'running' \
+             RETURNING jobs.id",
+            value_rows(2, batch.len(), WIDTH)
+        );
+        #[derive(FromQueryResult)]
+        struct Id {
+            id: String,
+        }
+        let accepted: HashSet<String> = Id::find_by_statement(self.stmt(&sql, values))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        let mut deltas = CountDeltas::default();
+        let mut history = Vec::new();
+        for f in batch.iter().filter(|f| accepted.contains(&f.id)) {
+            deltas.moved(queue, Some(JobState::Running), Some(f.outcome.state()), 1);
+            // A first-try success writes no history: the jobs row says it all.
+            let first_success = f.outcome == Outcome::Completed && f.attempt == 1;
+            if f.outcome.counts_as_attempt() && !first_success {
+                history.push(f);
+            }
+        }
+        self.insert_attempts(
+            &txn,
+            history.iter().map(|f| AttemptRow {
+                job_id: &f.id,
+                owner: Some(owner),
+                attempt: f.attempt,
+                started_at: Some(f.started_at),
+                ended_at: f.ended_at,
+                outcome: f.outcome.state().as_str(),
+                error: f.outcome.error(),
+            }),
+        )
+        .await?;
+        deltas.apply(self, &txn).await?;
+        txn.commit().await?;
+        Ok(accepted)
+    }
+
+    /// Appends rows to `job_attempts`.
+    pub(crate) async fn insert_attempts<'a>(
+        &self,
+        conn: &impl ConnectionTrait,
+        rows: impl Iterator<Item = AttemptRow<'a>>,
+    ) -> Result<()> {
+        let rows: Vec<_> = rows.collect();
+        for chunk in rows.chunks(1_000) {
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
+            for row in chunk {
+                values.extend([
+                    row.job_id.into(),
+                    row.attempt.into(),
+                    row.owner.map(str::to_owned).into(),
+                    row.started_at.into(),
+                    row.ended_at.into(),
+                    row.outcome.into(),
+                    row.error.map(str::to_owned).into(),
+                ]);
+            }
+            let rows = value_rows(1, chunk.len(), 7);
+            conn.execute_raw(self.stmt(
+                &format!(
+                    "INSERT INTO job_attempts (job_id, attempt, owner, started_at, ended_at, outcome, error) \
+                     VALUES {rows}"
+                ),
+                values,
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// One row of attempts history.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttemptRow<'a> {
+    pub job_id: &'a str,
+    pub owner: Option<&'a str>,
+    pub attempt: i32,
+    pub started_at: Option<i64>,
+    pub ended_at: i64,
+    pub outcome: &'a str,
+    pub error: Option<&'a str>,
+}

@@ -1,0 +1,149 @@
+//! Locks: owners renew theirs; anyone rescues the expired.
+//!
+//! A claim sets `lock_expires_at`; the owner pushes it forward every
+//! lock_timeout/4 (amboy's ping). A job whose lock expired belongs to a
+//! process that crashed, froze or lost the database; the rescuer ends that
+//! attempt and makes the job ready again (or failed, when it was the last).
+
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
+
+use super::finish::AttemptRow;
+use super::{CountDeltas, Store, placeholders, value_rows};
+use crate::error::Result;
+use crate::state::JobState;
+
+/// The error recorded on a rescued attempt.
+pub const RESCUE_ERROR: &str =
+    "lock expired: its owner stopped renewing it (crashed, frozen or cut off from the database)";
+
+/// A lock still held after renewal.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Renewed {
+    /// The job.
+    pub id: String,
+    /// Whether someone asked (through the database) to abort it.
+    pub abort_requested: bool,
+}
+
+/// A job the rescuer took back.
+#[derive(Debug, Clone)]
+pub struct Rescued {
+    /// The job.
+    pub id: String,
+    /// Its type.
+    pub job_type: String,
+    /// The owner that lost it.
+    pub owner: Option<String>,
+    /// Where it went: pending, or failed when that was its last attempt.
+    pub state: JobState,
+}
+
+impl Store {
+    /// Pushes the locks of `held` (id, claim_count) forward to `expires_at`.
+    /// Returns the ones still owned, with their abort requests.
+    pub async fn renew_locks(
+        &self,
+        owner: &str,
+        held: &[(String, i32)],
+        expires_at: i64,
+    ) -> Result<Vec<Renewed>> {
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut values: Vec<Value> = vec![owner.into(), expires_at.into()];
+        for (id, claim_count) in held {
+            values.push(id.clone().into());
+            values.push((*claim_count).into());
+        }
+        let sql = format!(
+            "UPDATE jobs SET lock_expires_at = $2 FROM (VALUES {}) AS v \
+             WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 \
+             AND jobs.owner = $1 AND jobs.state = 'running' \
+             RETURNING jobs.id, jobs.abort_requested",
+            value_rows(3, held.len(), 2)
+        );
+        Ok(Renewed::find_by_statement(self.stmt(&sql, values))
+            .all(&self.write)
+            .await?)
+    }
+
+    /// Ends every attempt in `queue` whose lock expired before `now`: the job
+    /// becomes pending again, or failed when it has no attempts left.
+    pub async fn rescue_expired(&self, queue: &str, now: i64) -> Result<Vec<Rescued>> {
+        #[derive(FromQueryResult)]
+        struct Expired {
+            id: String,
+            job_type: String,
+            owner: Option<String>,
+            attempt: i32,
+            max_attempts: i32,
+            started_at: Option<i64>,
+        }
+        let txn = self.begin().await?;
+        let lock = match self.backend {
+            DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+            _ => "",
+        };
+        let expired = Expired::find_by_statement(self.stmt(
+            &format!(
+                "SELECT id, job_type, owner, attempt, max_attempts, started_at FROM jobs \
+                 WHERE queue = $1 AND state = 'running' AND lock_expires_at < $2{lock}"
+            ),
+            vec![queue.into(), now.into()],
+        ))
+        .all(&txn)
+        .await?;
+        if expired.is_empty() {
+            txn.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let mut values: Vec<Value> = vec![now.into(), RESCUE_ERROR.into()];
+        values.extend(expired.iter().map(|job| job.id.clone().into()));
+        txn.execute_raw(self.stmt(
+            &format!(
+                "UPDATE jobs SET \
+                 state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, \
+                 ended_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END, \
+                 run_at = $1, owner = NULL, lock_expires_at = NULL, last_error = $2 \
+                 WHERE id IN ({})",
+                placeholders(3, expired.len())
+            ),
+            values,
+        ))
+        .await?;
+        let mut deltas = CountDeltas::default();
+        let rescued: Vec<Rescued> = expired
+            .iter()
+            .map(|job| {
+                let state = if job.attempt >= job.max_attempts {
+                    JobState::Failed
+                } else {
+                    JobState::Pending
+                };
+                deltas.moved(queue, Some(JobState::Running), Some(state), 1);
+                Rescued {
+                    id: job.id.clone(),
+                    job_type: job.job_type.clone(),
+                    owner: job.owner.clone(),
+                    state,
+                }
+            })
+            .collect();
+        self.insert_attempts(
+            &txn,
+            expired.iter().map(|job| AttemptRow {
+                job_id: &job.id,
+                owner: job.owner.as_deref(),
+                attempt: job.attempt,
+                started_at: job.started_at,
+                ended_at: now,
+                outcome: "rescued",
+                error: Some(RESCUE_ERROR),
+            }),
+        )
+        .await?;
+        deltas.apply(self, &txn).await?;
+        txn.commit().await?;
+        Ok(rescued)
+    }
+}

@@ -1,0 +1,238 @@
+//! The store: every SQL statement the engine runs, behind named functions.
+//!
+//! Statements are written once with `$1`-style placeholders; [`Store::stmt`]
+//! rewrites them to SQLite's `?1` form. The few places where the backends
+//! differ (the claim's row locking) branch on [`Store::backend`] inside the
+//! function that owns the statement, never in business logic.
+//!
+//! Layout: [`put`] inserts jobs; [`claim`] promotes due retries and claims
+//! ready jobs; [`finish`] writes batches of results; [`lock`] renews and
+//! rescues locks; [`control`] aborts; [`read`] answers queries; [`queues`]
+//! holds queue settings and the per-(queue, state) counters; [`process`]
+//! registers engine processes.
+
+pub mod claim;
+pub mod control;
+pub mod finish;
+pub mod lock;
+pub mod process;
+pub mod put;
+pub mod queues;
+pub mod read;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use amboy_migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+};
+
+use crate::error::{Error, Result};
+use crate::state::JobState;
+
+/// Reader connections for a SQLite file (readers never block the writer in WAL mode).
+const SQLITE_READERS: u32 = 4;
+/// Connections to PostgreSQL; on 2 cores a small pool beats a large one.
+const POSTGRES_POOL: u32 = 8;
+/// How long a SQLite connection waits on another process's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections to the database, split for SQLite into one writer and a few
+/// readers: SQLite allows one writer at a time, and one connection that
+/// never waits on a lock does as well as several that take turns.
+#[derive(Clone, Debug)]
+pub struct Store {
+    write: DatabaseConnection,
+    read: DatabaseConnection,
+    backend: DbBackend,
+}
+
+/// Changes to the per-(queue, state) counters, applied in the transaction
+/// that changed the states.
+#[derive(Debug, Default)]
+pub struct CountDeltas(BTreeMap<(String, JobState), i64>);
+
+impl CountDeltas {
+    /// Records `n` jobs of `queue` moving from `from` to `to`.
+    pub fn moved(&mut self, queue: &str, from: Option<JobState>, to: Option<JobState>, n: i64) {
+        if n == 0 || from == to {
+            return;
+        }
+        if let Some(from) = from {
+            *self.0.entry((queue.to_owned(), from)).or_default() -= n;
+        }
+        if let Some(to) = to {
+            *self.0.entry((queue.to_owned(), to)).or_default() += n;
+        }
+    }
+
+    /// Applies the deltas: one statement per queue.
+    pub async fn apply(self, store: &Store, txn: &DatabaseTransaction) -> Result<()> {
+        let mut by_queue: BTreeMap<String, Vec<(JobState, i64)>> = BTreeMap::new();
+        for ((queue, state), delta) in self.0 {
+            if delta != 0 {
+                by_queue.entry(queue).or_default().push((state, delta));
+            }
+        }
+        for (queue, deltas) in by_queue {
+            let mut values: Vec<Value> = vec![queue.into()];
+            let mut cases = String::new();
+            let mut names = Vec::new();
+            for (state, delta) in deltas {
+                let n = values.len();
+                cases.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 2));
+                names.push(format!("${}", n + 1));
+                values.push(state.as_str().into());
+                values.push(delta.into());
+            }
+            let sql = format!(
+                "UPDATE queue_counts SET count = count + CASE state{cases} END \
+                 WHERE queue = $1 AND state IN ({})",
+                names.join(", ")
+            );
+            txn.execute_raw(store.stmt(&sql, values)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = Self::connect_without_migrating(url).await?;
+        Migrator::up(&store.write, None).await?;
+        Ok(store)
+    }
+
+    /// Connects without touching the schema (for `amboy migrate` status and
+    /// for processes that must not migrate).
+    pub async fn connect_without_migrating(url: &str) -> Result<Store> {
+        if url.starts_with("sqlite:") {
+            let write = Database::connect(sqlite_options(url, 1)).await?;
+            // WAL is a property of the file: set once, readers then see it.
+            write
+                .execute_unprepared("PRAGMA journal_mode = WAL")
+                .await?;
+            let read = if url.contains(":memory:") || url.contains("mode=memory") {
+                // Every connection to `:memory:` is its own database.
+                write.clone()
+            } else {
+                Database::connect(sqlite_options(url, SQLITE_READERS)).await?
+            };
+            Ok(Store {
+                write,
+                read,
+                backend: DbBackend::Sqlite,
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let mut options = ConnectOptions::new(url);
+            options
+                .max_connections(POSTGRES_POOL)
+                .sqlx_logging(false)
+                .test_before_acquire(false);
+            let write = Database::connect(options).await?;
+            Ok(Store {
+                read: write.clone(),
+                write,
+                backend: DbBackend::Postgres,
+            })
+        } else {
+            Err(Error::InvalidInput {
+                field: "database url",
+                reason: format!(
+                    "{url:?} is neither sqlite:… nor postgres://… (e.g. sqlite://amboy.db?mode=rwc)"
+                ),
+            })
+        }
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// The connection for writes.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    /// The connection for reads.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
+    /// A statement for this backend from `$n`-placeholder SQL.
+    pub fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
+        let sql = match self.backend {
+            DbBackend::Sqlite => sql.replace('$', "?"),
+            _ => sql.to_owned(),
+        };
+        Statement::from_sql_and_values(self.backend, sql, values)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at
+    /// `BEGIN`, so a transaction that reads first cannot fail to upgrade.
+    pub async fn begin(&self) -> Result<DatabaseTransaction> {
+        Ok(self
+            .write
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?)
+    }
+
+    /// Whether the schema is at the newest migration.
+    pub async fn migrations_current(&self) -> Result<bool> {
+        Ok(Migrator::get_pending_migrations(&self.write)
+            .await?
+            .is_empty())
+    }
+}
+
+fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .idle_timeout(None::<Duration>)
+        .max_lifetime(None::<Duration>)
+        .sqlx_logging(false)
+        .test_before_acquire(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            use sea_orm::sqlx::sqlite::SqliteSynchronous;
+            opts.synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    options
+}
+
+/// `$first, $first+1, …` for `n` values: an `IN (…)` list.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($a, $b, …), (…)` rows for a `VALUES` list of `rows` × `width` values.
+pub fn value_rows(first: usize, rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", placeholders(first + row * width, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_lists() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(value_rows(1, 2, 2), "($1, $2), ($3, $4)");
+    }
+}

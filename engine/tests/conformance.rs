@@ -1,0 +1,672 @@
+//! The engine conformance suite: amboy's smoke scenarios, run on every
+//! backend by the `conformance!` macro at the bottom.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use amboy::{
+    AbortOutcome, Engine, Error, JobEventKind, JobFilter, JobState, ManualClock, NewJob,
+    QueueSettings, WorkerOptions,
+};
+use chrono::{TimeDelta, Utc};
+use common::{Backend, Block, Count, Flaky, Freeze, Panics, builder, eventually, next_event};
+
+const WAIT: Duration = Duration::from_secs(30);
+const FAST_RETRY: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(5));
+
+fn only(queue: &str) -> WorkerOptions {
+    WorkerOptions {
+        queues: Some(vec![queue.to_owned()]),
+        ..WorkerOptions::default()
+    }
+}
+
+async fn counts(engine: &Engine, queue: &str) -> std::collections::BTreeMap<JobState, i64> {
+    engine
+        .queue_counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|q| q.queue == queue)
+        .map(|q| q.counts)
+        .unwrap_or_default()
+}
+
+async fn many_producers_complete_every_job_exactly_once(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    engine
+        .set_queue(
+            "work",
+            QueueSettings {
+                concurrency: 16,
+                ..QueueSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let workers = engine.start_workers(only("work")).await.unwrap();
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let producers: Vec<_> = (0..8)
+        .map(|p| {
+            let engine = engine.clone();
+            let run = run.clone();
+            tokio::spawn(async move {
+                for batch in 0..5 {
+                    let jobs = (0..50)
+                        .map(|i| {
+                            let key = format!("{run}-{p}-{batch}-{i}");
+                            NewJob::new("work", &Count { key: key.clone() })
+                                .unwrap()
+                                .id(key)
+                        })
+                        .collect();
+                    engine.put_many(jobs).await.unwrap();
+                }
+                for i in 0..20 {
+                    let key = format!("{run}-{p}-single-{i}");
+                    engine
+                        .put(
+                            NewJob::new("work", &Count { key: key.clone() })
+                                .unwrap()
+                                .id(key),
+                        )
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    engine.wait_drained("work", WAIT).await.unwrap();
+    let mut seen = 0;
+    let mut after = None;
+    loop {
+        let page = engine
+            .list(&JobFilter {
+                queue: Some("work".into()),
+                after: after.clone(),
+                limit: 500,
+                ..JobFilter::default()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for job in &page {
+            assert_eq!(job.state, JobState::Completed, "{}", job.id);
+            assert_eq!(
+                common::run_count(&job.id),
+                1,
+                "{} ran {} times",
+                job.id,
+                common::run_count(&job.id)
+            );
+            let (started, ended) = (job.started_at.unwrap(), job.ended_at.unwrap());
+            assert!(job.created_at <= started && started <= ended, "{job:?}");
+            assert_eq!(job.attempt, 1);
+        }
+        seen += page.len();
+    }
+    assert_eq!(seen, 8 * (5 * 50 + 20));
+    let c = counts(&engine, "work").await;
+    assert_eq!(c[&JobState::Completed], 8 * 270);
+    assert!(
+        JobState::ALL
+            .iter()
+            .filter(|s| **s != JobState::Completed)
+            .all(|s| c[s] == 0),
+        "{c:?}"
+    );
+    workers.shutdown(WAIT).await;
+}
+
+async fn wait_until_is_honoured(backend: Backend) {
+    let db = backend.fresh().await;
+    let manual = ManualClock::new(Utc::now());
+    let engine = builder()
+        .clock(manual.clock())
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let later = engine
+        .put(
+            NewJob::new(
+                "timed",
+                &Count {
+                    key: "later".into(),
+                },
+            )
+            .unwrap()
+            .delay(TimeDelta::hours(1)),
+        )
+        .await
+        .unwrap();
+    let workers = engine.start_workers(only("timed")).await.unwrap();
+    // A ready job in the same queue proves the runner has claimed since.
+    let now = engine
+        .put(NewJob::new("timed", &Count { key: "now".into() }).unwrap())
+        .await
+        .unwrap();
+    engine.wait(&now, WAIT).await.unwrap();
+    assert_eq!(engine.get(&later).await.unwrap().state, JobState::Pending);
+    manual.advance(Duration::from_secs(3_600));
+    let job = engine.wait(&later, WAIT).await.unwrap();
+    assert_eq!(job.state, JobState::Completed);
+    assert!(job.started_at.unwrap() >= job.run_at, "{job:?}");
+    workers.shutdown(WAIT).await;
+}
+
+async fn max_time_is_enforced(backend: Backend) {
+    let db = backend.fresh().await;
+    let manual = ManualClock::new(Utc::now());
+    let engine = builder()
+        .clock(manual.clock())
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let mut events = engine.subscribe();
+    let workers = engine.start_workers(only("slow")).await.unwrap();
+    let id = engine
+        .put(
+            NewJob::from_json("slow", "sleep", r#"{"ms": 3600000}"#)
+                .max_time(Duration::from_secs(1))
+                .max_attempts(1),
+        )
+        .await
+        .unwrap();
+    next_event(&mut events, "the run to start", |e| {
+        e.id == id && matches!(e.kind, JobEventKind::Started { .. })
+    })
+    .await;
+    manual.advance(Duration::from_secs(2));
+    let job = engine.wait(&id, WAIT).await.unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert!(
+        job.last_error
+            .as_deref()
+            .unwrap()
+            .contains("exceeded max_time of 1000 ms"),
+        "{job:?}"
+    );
+    workers.shutdown(WAIT).await;
+}
+
+async fn retry_once_then_succeed(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let workers = engine.start_workers(only("retry")).await.unwrap();
+    let id = engine
+        .put(
+            NewJob::new("retry", &Flaky { failures: 1 })
+                .unwrap()
+                .backoff(FAST_RETRY.0, FAST_RETRY.1),
+        )
+        .await
+        .unwrap();
+    let job = engine.wait(&id, WAIT).await.unwrap();
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(job.attempt, 2);
+    assert_eq!(job.last_error, None);
+    let detail = engine.detail(&id).await.unwrap();
+    let outcomes: Vec<_> = detail
+        .attempts
+        .iter()
+        .map(|a| (a.attempt, a.outcome.as_str()))
+        .collect();
+    assert_eq!(outcomes, [(1, "retrying"), (2, "completed")]);
+    assert_eq!(detail.errors, ["boom 1"]);
+    workers.shutdown(WAIT).await;
+}
+
+async fn exhausted_retries_fail_and_keep_every_error(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let workers = engine.start_workers(only("doomed")).await.unwrap();
+    let id = engine
+        .put(
+            NewJob::new("doomed", &Flaky { failures: 10 })
+                .unwrap()
+                .max_attempts(3)
+                .backoff(FAST_RETRY.0, FAST_RETRY.1),
+        )
+        .await
+        .unwrap();
+    let job = engine.wait(&id, WAIT).await.unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(job.attempt, 3);
+    let detail = engine.detail(&id).await.unwrap();
+    assert_eq!(
+        detail.errors,
+        ["boom 1", "boom 2", "boom 3 (attempt 3 of 3)"]
+    );
+    let c = counts(&engine, "doomed").await;
+    assert_eq!(
+        (
+            c[&JobState::Failed],
+            c[&JobState::Retrying],
+            c[&JobState::Running]
+        ),
+        (1, 0, 0)
+    );
+    workers.shutdown(WAIT).await;
+}
+
+async fn abort_pending_and_running(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let mut events = engine.subscribe();
+    let waiting = engine
+        .put(
+            NewJob::new(
+                "ab",
+                &Count {
+                    key: "never".into(),
+                },
+            )
+            .unwrap()
+            .delay(TimeDelta::hours(1)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(engine.abort(&waiting).await.unwrap(), AbortOutcome::Aborted);
+    assert_eq!(engine.get(&waiting).await.unwrap().state, JobState::Aborted);
+    let err = engine.abort(&waiting).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidState {
+                state: JobState::Aborted,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(matches!(
+        engine.abort("missing").await.unwrap_err(),
+        Error::JobNotFound(_)
+    ));
+
+    let workers = engine.start_workers(only("ab")).await.unwrap();
+    let running = engine
+        .put(NewJob::new("ab", &Block {}).unwrap())
+        .await
+        .unwrap();
+    next_event(&mut events, "the blocking job to start", |e| {
+        e.id == running && matches!(e.kind, JobEventKind::Started { .. })
+    })
+    .await;
+    assert!(matches!(
+        engine.abort(&running).await.unwrap(),
+        AbortOutcome::Requested { .. }
+    ));
+    let job = engine.wait(&running, WAIT).await.unwrap();
+    assert_eq!(job.state, JobState::Aborted);
+    assert_eq!(job.last_error.as_deref(), Some("aborted by operator"));
+    let c = counts(&engine, "ab").await;
+    assert_eq!(
+        (
+            c[&JobState::Aborted],
+            c[&JobState::Pending],
+            c[&JobState::Running]
+        ),
+        (2, 0, 0)
+    );
+    workers.shutdown(WAIT).await;
+}
+
+async fn a_panicking_job_fails_and_the_worker_survives(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    engine
+        .set_queue(
+            "p",
+            QueueSettings {
+                concurrency: 1,
+                ..QueueSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let workers = engine.start_workers(only("p")).await.unwrap();
+    let bad = engine
+        .put(
+            NewJob::new("p", &Panics {})
+                .unwrap()
+                .max_attempts(2)
+                .backoff(FAST_RETRY.0, FAST_RETRY.1),
+        )
+        .await
+        .unwrap();
+    let job = engine.wait(&bad, WAIT).await.unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    let detail = engine.detail(&bad).await.unwrap();
+    assert_eq!(detail.errors.len(), 2);
+    assert!(
+        detail
+            .errors
+            .iter()
+            .all(|e| e.starts_with("panicked: deliberate panic")),
+        "{:?}",
+        detail.errors
+    );
+    let good = engine
+        .put(
+            NewJob::new(
+                "p",
+                &Count {
+                    key: uuid::Uuid::now_v7().to_string(),
+                },
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.wait(&good, WAIT).await.unwrap().state,
+        JobState::Completed
+    );
+    workers.shutdown(WAIT).await;
+}
+
+async fn duplicate_ids_are_refused_or_ignored(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let job = || NewJob::new("dup", &Count { key: "d".into() }).unwrap();
+    engine.put(job().id("same")).await.unwrap();
+    let err = engine.put(job().id("same")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::DuplicateJob(id) if id == "same"),
+        "{err}"
+    );
+    assert_eq!(engine.put_unique(job().id("same")).await.unwrap(), None);
+    assert_eq!(
+        engine
+            .put_unique(job().id("other"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("other")
+    );
+    // A batch holding one duplicate stores nothing.
+    let err = engine
+        .put_many(vec![
+            job().id("fresh-1"),
+            job().id("same"),
+            job().id("fresh-2"),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DuplicateJob(id) if id == "same"),
+        "{err}"
+    );
+    let err = engine
+        .put_many(vec![job().id("twice"), job().id("twice")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DuplicateJob(id) if id == "twice"),
+        "{err}"
+    );
+    assert!(matches!(
+        engine.get("fresh-1").await.unwrap_err(),
+        Error::JobNotFound(_)
+    ));
+    assert_eq!(counts(&engine, "dup").await[&JobState::Pending], 2);
+}
+
+async fn bad_input_is_refused_and_stores_nothing(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let cases: Vec<(NewJob, &str)> = vec![
+        (
+            NewJob::from_json("q", "nope", "{}"),
+            "unknown job type \"nope\"",
+        ),
+        (
+            NewJob::from_json("q", "sleep", r#"{"ms": "soon"}"#),
+            "does not decode as job type \"sleep\"",
+        ),
+        (
+            NewJob::from_json("q", "sleep", "not json"),
+            "does not decode",
+        ),
+        (
+            NewJob::from_json("q", "http", r#"{"url": "ftp://x"}"#),
+            "is not http or https",
+        ),
+        (
+            NewJob::from_json("q", "shell", r#"{"argv": ["true"]}"#),
+            "shell jobs are disabled",
+        ),
+        (
+            NewJob::from_json("bad queue!", "noop", "{}"),
+            "invalid queue name",
+        ),
+        (NewJob::from_json("", "noop", "{}"), "must not be empty"),
+        (
+            NewJob::from_json("q", "noop", "{}").delay(TimeDelta::seconds(-5)),
+            "delay: must not be negative",
+        ),
+        (
+            NewJob::from_json("q", "noop", "{}").max_attempts(0),
+            "max_attempts",
+        ),
+        (
+            NewJob::from_json("q", "noop", "{}").id("has space"),
+            "invalid id",
+        ),
+        (
+            NewJob::from_json("q", "noop", "{}").max_time(Duration::ZERO),
+            "max_time",
+        ),
+    ];
+    for (job, expected) in cases {
+        let err = engine.put(job.clone()).await.unwrap_err();
+        assert!(err.is_client_error(), "{err}");
+        assert!(
+            err.to_string().contains(expected),
+            "expected {expected:?} in {err:?}"
+        );
+        // Inside a batch, one bad job refuses the whole batch.
+        let batch = vec![NewJob::from_json("q", "noop", "{}"), job];
+        assert!(engine.put_many(batch).await.is_err());
+    }
+    assert!(
+        engine.queue_counts().await.unwrap().is_empty(),
+        "a queue was created"
+    );
+    assert!(
+        engine
+            .list(&JobFilter {
+                limit: 10,
+                ..JobFilter::default()
+            })
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        engine
+            .list(&JobFilter {
+                limit: 0,
+                ..JobFilter::default()
+            })
+            .await
+            .is_err()
+    );
+}
+
+/// A process that stops renewing (frozen: its only thread is blocked) loses
+/// its job to another process; its late completion is refused.
+async fn an_expired_lock_is_rescued_and_the_stale_completion_refused(backend: Backend) {
+    let db = backend.fresh().await;
+    let manual = ManualClock::new(Utc::now());
+    let id = format!("frozen-{}", uuid::Uuid::now_v7().simple());
+    let unfreeze = common::arm_freeze(&id);
+    // B connects (and migrates) first, so the two don't race on the schema.
+    let b = builder()
+        .clock(manual.clock())
+        .process_id("process-b")
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let (refused_tx, mut refused_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_a_tx, stop_a_rx) = tokio::sync::oneshot::channel::<()>();
+    let process_a = std::thread::spawn({
+        let (url, clock, id) = (db.url.clone(), manual.clock(), id.clone());
+        move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let a = builder()
+                    .clock(clock)
+                    .process_id("process-a")
+                    .connect(&url)
+                    .await
+                    .unwrap();
+                let mut events = a.subscribe();
+                tokio::spawn(async move {
+                    while let Ok(event) = events.recv().await {
+                        if let amboy::Event::Job(e) = event {
+                            if e.kind == JobEventKind::CompletionRefused {
+                                let _ = refused_tx.send(e.id);
+                            }
+                        }
+                    }
+                });
+                a.put(NewJob::new("r", &Freeze {}).unwrap().id(id))
+                    .await
+                    .unwrap();
+                let workers = a.start_workers(only("r")).await.unwrap();
+                let _ = stop_a_rx.await;
+                workers.shutdown(WAIT).await;
+            });
+        }
+    });
+    eventually("process A to claim the job", WAIT, || async {
+        b.get(&id)
+            .await
+            .ok()
+            .and_then(|job| job.owner)
+            .filter(|owner| owner == "process-a")
+    })
+    .await;
+    let workers_b = b.start_workers(only("r")).await.unwrap();
+    // Move time on until B's keeper (ticking every lock_timeout/4) has
+    // seen A's lock expire, rescued the job and run it.
+    let job = eventually("process B to rescue and complete the job", WAIT, || async {
+        manual.advance(QueueSettings::default().lock_timeout() / 2);
+        b.get(&id)
+            .await
+            .ok()
+            .filter(|job| job.state == JobState::Completed)
+    })
+    .await;
+    assert_eq!((job.attempt, job.claim_count), (2, 2));
+    let detail = b.detail(&id).await.unwrap();
+    assert_eq!(detail.attempts[0].outcome, "rescued");
+    assert_eq!(detail.attempts[0].owner.as_deref(), Some("process-a"));
+    assert_eq!(detail.attempts[1].owner.as_deref(), Some("process-b"));
+
+    unfreeze.send(()).unwrap();
+    let refused = tokio::time::timeout(WAIT, refused_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refused, id);
+    let after = b.get(&id).await.unwrap();
+    assert_eq!(
+        (after.state, after.attempt, after.claim_count),
+        (JobState::Completed, 2, 2)
+    );
+    stop_a_tx.send(()).unwrap();
+    process_a.join().unwrap();
+    workers_b.shutdown(WAIT).await;
+    let c = counts(&b, "r").await;
+    assert_eq!(
+        (
+            c[&JobState::Completed],
+            c[&JobState::Running],
+            c[&JobState::Pending]
+        ),
+        (1, 0, 0)
+    );
+}
+
+async fn shutdown_drains_running_jobs(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let mut events = engine.subscribe();
+    let workers = engine.start_workers(only("sd")).await.unwrap();
+    let stuck = engine
+        .put(NewJob::new("sd", &Block {}).unwrap())
+        .await
+        .unwrap();
+    next_event(&mut events, "the job to start", |e| {
+        e.id == stuck && matches!(e.kind, JobEventKind::Started { .. })
+    })
+    .await;
+    workers.shutdown(Duration::from_millis(50)).await;
+    // Released at the deadline: pending again, the attempt given back.
+    let job = engine.get(&stuck).await.unwrap();
+    assert_eq!(
+        (job.state, job.attempt, job.owner),
+        (JobState::Pending, 0, None)
+    );
+    let c = counts(&engine, "sd").await;
+    assert_eq!((c[&JobState::Pending], c[&JobState::Running]), (1, 0));
+    let ids: HashSet<_> = engine
+        .list(&JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(ids, HashSet::from([stuck]));
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    many_producers_complete_every_job_exactly_once,
+    wait_until_is_honoured,
+    max_time_is_enforced,
+    retry_once_then_succeed,
+    exhausted_retries_fail_and_keep_every_error,
+    abort_pending_and_running,
+    a_panicking_job_fails_and_the_worker_survives,
+    duplicate_ids_are_refused_or_ignored,
+    bad_input_is_refused_and_stores_nothing,
+    an_expired_lock_is_rescued_and_the_stale_completion_refused,
+    shutdown_drains_running_jobs,
+);

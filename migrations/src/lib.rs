@@ -1,0 +1,33 @@
+//! The amboy schema as sea-orm migrations.
+//!
+//! One set of migrations serves SQLite and PostgreSQL: tables are declared
+//! through sea-query's schema builder, which writes each backend's dialect.
+//! Times are stored as `BIGINT` microseconds since the Unix epoch (UTC): the
+//! same type on both backends, cheap to compare in claim and rescue queries.
+//!
+//! Layout:
+//! - [`m20261129_000001_create_queues`]: queues, their settings and the
+//!   per-(queue, state) counters that keep stats off the jobs table;
+//! - [`m20261129_000002_create_jobs`]: jobs, attempts history, log lines;
+//! - [`m20261129_000003_create_processes`]: the registry of live processes.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod m20261129_000001_create_queues;
+pub mod m20261129_000002_create_jobs;
+pub mod m20261129_000003_create_processes;
+
+/// Runs every amboy migration in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261129_000001_create_queues::Migration),
+            Box::new(m20261129_000002_create_jobs::Migration),
+            Box::new(m20261129_000003_create_processes::Migration),
+        ]
+    }
+}

@@ -1,0 +1,178 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// amboy: a job queue and cron/interval scheduler you can see into.
+#[derive(Debug, Parser)]
+#[command(name = "amboy", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes. Each overrides the TOML file, which overrides
+/// the built-in default.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Database URL: sqlite://FILE?mode=rwc, sqlite::memory:, or postgres://…
+    /// [default: sqlite://amboy.db?mode=rwc]
+    #[arg(long, env = "AMBOY_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// A TOML file with any of: database_url, listen, log, log_format,
+    /// enable_shell_jobs, queues, shutdown_timeout_secs.
+    #[arg(long, env = "AMBOY_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Log filter, e.g. `info` or `amboy=debug` [default: info; RUST_LOG is read too]
+    #[arg(long, env = "AMBOY_LOG", global = true)]
+    pub log: Option<String>,
+    /// Log format.
+    #[arg(long, env = "AMBOY_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    Pretty,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the engine (workers) and the dashboard.
+    Serve(ServeArgs),
+    /// Run the engine's workers only (scale-out).
+    Worker(WorkerArgs),
+    /// Bring the database schema up to date.
+    Migrate(MigrateArgs),
+    /// Put a job.
+    Submit(SubmitArgs),
+    /// Look at jobs.
+    Jobs(JobsArgs),
+}
+
+/// Flags for running workers.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// Work only these queues (comma-separated); every queue when absent.
+    #[arg(long, env = "AMBOY_QUEUES", value_delimiter = ',')]
+    pub queues: Option<Vec<String>>,
+    /// Let `shell` jobs run commands on this machine.
+    #[arg(long, env = "AMBOY_ENABLE_SHELL_JOBS")]
+    pub enable_shell_jobs: bool,
+    /// Seconds to let running jobs finish at shutdown before they are handed back.
+    #[arg(long, env = "AMBOY_SHUTDOWN_TIMEOUT_SECS")]
+    pub shutdown_timeout_secs: Option<u64>,
+}
+
+/// Flags for `amboy serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:3000]
+    #[arg(long, env = "AMBOY_LISTEN")]
+    pub listen: Option<String>,
+    /// Worker flags.
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+/// Flags for `amboy migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Only say whether migrations are pending; change nothing.
+    #[arg(long)]
+    pub status: bool,
+}
+
+/// Flags for `amboy submit`.
+#[derive(Debug, Clone, Args)]
+pub struct SubmitArgs {
+    /// The queue (created on first use).
+    #[arg(long)]
+    pub queue: String,
+    /// The job type, e.g. noop, sleep, http, shell.
+    #[arg(long = "type")]
+    pub job_type: String,
+    /// The payload, as JSON.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+    /// The job id; a UUIDv7 when absent.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Start no sooner than this from now, e.g. 30s, 5m, 2h, 250ms.
+    #[arg(long, allow_hyphen_values = true)]
+    pub delay: Option<String>,
+    /// Attempts before the job fails.
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_attempts: Option<i32>,
+    /// Higher runs first in priority queues.
+    #[arg(long, allow_hyphen_values = true)]
+    pub priority: Option<i32>,
+    /// Longest an attempt may run, e.g. 30s.
+    #[arg(long)]
+    pub max_time: Option<String>,
+    /// Print the stored job as JSON instead of its id.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `amboy jobs …`
+#[derive(Debug, Clone, Args)]
+pub struct JobsArgs {
+    /// Which.
+    #[command(subcommand)]
+    pub command: JobsCommand,
+}
+
+/// Job commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest id last, a page at a time.
+    List(ListArgs),
+    /// Show one job with its attempts and log.
+    Show(ShowArgs),
+}
+
+/// Flags for `amboy jobs list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Only this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Only this state (pending, running, completed, …).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this job type.
+    #[arg(long = "type")]
+    pub job_type: Option<String>,
+    /// Only ids starting with this.
+    #[arg(long)]
+    pub id_prefix: Option<String>,
+    /// Continue after this id (the last id of the previous page).
+    #[arg(long)]
+    pub after: Option<String>,
+    /// Page size, 1–1000.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags for `amboy jobs show`.
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// The job id.
+    pub id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,197 @@
+//! Configuration: command-line flags and environment (through clap) over an
+//! optional TOML file over built-in defaults, merged once in `run`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{GlobalArgs, LogFormat, ServeArgs, WorkerArgs};
+
+/// The database when none is configured: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://amboy.db?mode=rwc";
+/// Where `amboy serve` listens when not told.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// Log filter when neither `--log` nor `RUST_LOG` is set.
+pub const DEFAULT_LOG: &str = "info";
+/// How long running jobs get to finish at shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The optional TOML file: every key may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See `--database-url`.
+    pub database_url: Option<String>,
+    /// See `--listen`.
+    pub listen: Option<String>,
+    /// See `--log`.
+    pub log: Option<String>,
+    /// See `--log-format`.
+    pub log_format: Option<LogFormat>,
+    /// See `--enable-shell-jobs`.
+    pub enable_shell_jobs: Option<bool>,
+    /// See `--queues`.
+    pub queues: Option<Vec<String>>,
+    /// See `--shutdown-timeout-secs`.
+    pub shutdown_timeout_secs: Option<u64>,
+}
+
+/// The merged configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The database URL.
+    pub database_url: String,
+    /// The log filter.
+    pub log: String,
+    /// The log format.
+    pub log_format: LogFormat,
+    file: FileConfig,
+}
+
+/// What a worker process (serve or worker) runs with.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Queues to work; all when `None`.
+    pub queues: Option<Vec<String>>,
+    /// Whether `shell` jobs may run.
+    pub enable_shell_jobs: bool,
+    /// How long running jobs get at shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    /// Merges flags/env over the TOML file (when given) over defaults.
+    pub fn load(args: &GlobalArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let log = args
+            .log
+            .clone()
+            .or_else(|| file.log.clone())
+            .or_else(|| std::env::var("RUST_LOG").ok())
+            .unwrap_or_else(|| DEFAULT_LOG.to_owned());
+        Ok(Config {
+            database_url: args
+                .database_url
+                .clone()
+                .or_else(|| file.database_url.clone())
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            log,
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Pretty),
+            file,
+        })
+    }
+
+    /// The address `amboy serve` listens on.
+    pub fn listen(&self, args: &ServeArgs) -> anyhow::Result<SocketAddr> {
+        let text = args
+            .listen
+            .clone()
+            .or_else(|| self.file.listen.clone())
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        text.parse()
+            .with_context(|| format!("--listen {text:?} is not an address like 127.0.0.1:3000"))
+    }
+
+    /// What the workers run with.
+    pub fn worker(&self, args: &WorkerArgs) -> WorkerConfig {
+        WorkerConfig {
+            queues: args.queues.clone().or_else(|| self.file.queues.clone()),
+            enable_shell_jobs: args.enable_shell_jobs
+                || self.file.enable_shell_jobs.unwrap_or(false),
+            shutdown_timeout: args
+                .shutdown_timeout_secs
+                .or(self.file.shutdown_timeout_secs)
+                .map_or(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs),
+        }
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+/// Installs the log subscriber: the filter from the config, pretty or JSON.
+pub fn init_tracing(config: &Config) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.log)
+        .with_context(|| format!("--log {:?} is not a valid filter", config.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match config.log_format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    // A second init (tests running several commands) keeps the first.
+    let _ = result;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(config: Option<&Path>) -> GlobalArgs {
+        GlobalArgs {
+            config: config.map(Path::to_path_buf),
+            ..GlobalArgs::default()
+        }
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("amboy.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite::memory:\"\nlisten = \"127.0.0.1:4000\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&global(Some(&path))).unwrap();
+        assert_eq!(config.database_url, "sqlite::memory:");
+        let serve = ServeArgs {
+            listen: None,
+            worker: WorkerArgs {
+                queues: None,
+                enable_shell_jobs: false,
+                shutdown_timeout_secs: None,
+            },
+        };
+        assert_eq!(config.listen(&serve).unwrap().port(), 4000);
+        let flagged = ServeArgs {
+            listen: Some("127.0.0.1:5000".into()),
+            ..serve.clone()
+        };
+        assert_eq!(config.listen(&flagged).unwrap().port(), 5000);
+        let mut args = global(Some(&path));
+        args.database_url = Some("sqlite://x.db".into());
+        assert_eq!(Config::load(&args).unwrap().database_url, "sqlite://x.db");
+        assert_eq!(
+            Config::load(&global(None)).unwrap().database_url,
+            DEFAULT_DATABASE_URL
+        );
+    }
+
+    #[test]
+    fn a_bad_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("amboy.toml");
+        std::fs::write(&path, "listen_on = 3\n").unwrap();
+        let err = format!("{:#}", Config::load(&global(Some(&path))).unwrap_err());
+        assert!(err.contains("unknown field `listen_on`"), "{err}");
+        let missing = dir.path().join("nope.toml");
+        let err = format!("{:#}", Config::load(&global(Some(&missing))).unwrap_err());
+        assert!(err.contains("reading config file"), "{err}");
+    }
+}

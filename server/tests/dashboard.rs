@@ -1,0 +1,103 @@
+//! The dashboard router driven in-process with `oneshot`: the server-rendered
+//! overview, the `queue_counts` server function, the static-file fallback and
+//! the 404 page. The browser half is covered by `end2end/`.
+
+use amboy::{Engine, JobState, NewJob};
+use amboy_app::counts::CountsTable;
+use amboy_server::web::dashboard_router;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+
+/// A fresh engine on a private in-memory database, with no workers running,
+/// so submitted jobs stay pending.
+async fn engine() -> Engine {
+    Engine::connect("sqlite::memory:")
+        .await
+        .expect("an in-memory engine starts")
+}
+
+async fn send(router: Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = router.oneshot(request).await.expect("the router answers");
+    let status = response.status();
+    let body = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("the body is readable");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The text of the first cell marked `data-state="{state}"` in `html`.
+fn cell<'a>(html: &'a str, state: &str) -> Option<&'a str> {
+    let marker = format!("data-state=\"{state}\"");
+    let rest = &html[html.find(&marker)? + marker.len()..];
+    let text = &rest[rest.find('>')? + 1..];
+    Some(&text[..text.find('<')?])
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path)
+        .body(Body::empty())
+        .expect("a valid request")
+}
+
+#[tokio::test]
+async fn an_empty_engine_renders_the_empty_state() {
+    let router = dashboard_router(engine().await).expect("the dashboard router builds");
+    let (status, html) = send(router, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-testid=\"no-queues\""), "{html}");
+    assert!(html.contains("data-hydrated=\"false\""), "{html}");
+}
+
+#[tokio::test]
+async fn the_overview_is_rendered_with_the_counts() {
+    let engine = engine().await;
+    for _ in 0..2 {
+        engine
+            .put(NewJob::from_json("dash", "noop", "{}"))
+            .await
+            .expect("a noop job is accepted");
+    }
+    let router = dashboard_router(engine).expect("the dashboard router builds");
+    let (status, html) = send(router, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-queue=\"dash\""), "{html}");
+    assert_eq!(cell(&html, "pending"), Some("2"), "{html}");
+    assert_eq!(cell(&html, "completed"), Some("0"), "{html}");
+    assert_eq!(cell(&html, "total"), Some("2"), "{html}");
+}
+
+#[tokio::test]
+async fn the_counts_server_function_answers_with_the_table() {
+    let engine = engine().await;
+    engine
+        .put(NewJob::from_json("fn-queue", "noop", "{}"))
+        .await
+        .expect("a noop job is accepted");
+    let router = dashboard_router(engine).expect("the dashboard router builds");
+    let request = Request::post("/fn/queue_counts")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::empty())
+        .expect("a valid request");
+    let (status, body) = send(router, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let table: CountsTable = serde_json::from_str(&body).expect("the answer is a counts table");
+    let states: Vec<String> = JobState::ALL.iter().map(ToString::to_string).collect();
+    assert_eq!(table.states, states);
+    let row = table
+        .queues
+        .iter()
+        .find(|row| row.queue == "fn-queue")
+        .expect("the queue has a row");
+    assert_eq!(row.total(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_path_gets_the_404_page() {
+    let router = dashboard_router(engine().await).expect("the dashboard router builds");
+    let (status, html) = send(router, get("/no/such/page")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Page not found"), "{html}");
+}
