@@ -23,6 +23,8 @@ use crate::store::control::AbortOutcome;
 /// How often a wait re-reads the database, for changes made by other
 /// processes (changes in this process wake it at once).
 const WAIT_RECHECK: Duration = Duration::from_millis(250);
+/// Shortest pause between two counts while waiting for a queue to drain.
+const DRAIN_RECHECK: Duration = Duration::from_millis(10);
 
 /// The engine: cheap to clone, shared by workers, the HTTP layer and jobs.
 #[derive(Clone)]
@@ -346,6 +348,10 @@ impl Engine {
                     return Ok(());
                 }
                 wait_for_event(&mut events, |event| event.queue == queue).await;
+                // A busy queue raises events per job: recheck at most every
+                // DRAIN_RECHECK, skipping the events raised meanwhile.
+                tokio::time::sleep(DRAIN_RECHECK).await;
+                events = events.resubscribe();
             }
         };
         tokio::time::timeout(timeout, wait)

@@ -56,7 +56,9 @@ impl Job for Shell {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group, so a cancel kills what it started too.
+            .process_group(0);
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
@@ -78,8 +80,7 @@ impl Job for Shell {
         let (tail, status) = tokio::select! {
             (tail, status) = async { let tail = output.await; (tail, child.wait().await) } => (tail, status),
             () = ctx.cancelled() => {
-                // Best effort: kill_on_drop covers the case where kill fails.
-                let _ = child.kill().await;
+                kill_group(&mut child).await;
                 return Err(JobError::retry("cancelled; child killed"));
             }
         };
@@ -90,6 +91,28 @@ impl Job for Shell {
         let tail = truncate(tail.join("\n"), TAIL_BYTES);
         Err(JobError::retry(format!("{status}: {tail}")))
     }
+}
+
+/// Kills the child's whole process group (the child leads it), then the
+/// child itself in case the group kill could not run.
+async fn kill_group(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let group = format!("-{pid}");
+        let killed = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+        if !killed.is_ok_and(|status| status.success()) {
+            tracing::warn!(
+                pid,
+                "could not kill the process group; killing the child only"
+            );
+        }
+    }
+    // Reaps the child; kill_on_drop covers the case where this fails.
+    let _ = child.kill().await;
 }
 
 /// Copies a stream's lines into the job log, keeping the last few.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
 
@@ -16,6 +16,13 @@ use crate::store::claim::ClaimRequest;
 
 /// Most jobs one claim statement takes.
 pub const MAX_CLAIM_BATCH: usize = 1_000;
+/// How often queue settings are re-read (changes made in this process
+/// apply at once; those made by other processes within this).
+const SETTINGS_REFRESH: Duration = Duration::from_secs(1);
+/// How often due retries are promoted to pending while the queue is busy.
+const PROMOTE_INTERVAL: Duration = Duration::from_millis(100);
+/// Scheduler turns to wait after a slot frees before claiming again.
+const YIELDS_BEFORE_CLAIM: usize = 4;
 
 /// Counts the jobs running in this queue and signals when one ends.
 #[derive(Debug, Default)]
@@ -44,21 +51,37 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
     let keeper = tokio::spawn(keeper::run(engine.clone(), queue.clone()));
     let waker = engine.waker(&queue);
     let mut settings = QueueSettings::default();
+    let mut settings_read: Option<Instant> = None;
+    let mut promoted: Option<Instant> = None;
     let mut failures = 0u32;
 
     while !shutdown.drain.is_cancelled() {
-        match engine.store().queue(&queue).await {
-            Ok(Some(found)) => settings = found.settings,
-            Ok(None) => {}
-            Err(err) => tracing::warn!(%queue, %err, "could not read queue settings"),
+        // Settings change rarely: re-read them once a second, or at once
+        // when this process changed them.
+        let changed = engine.queues_changed().notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if settings_read.is_none_or(|at| at.elapsed() >= SETTINGS_REFRESH) {
+            match engine.store().queue(&queue).await {
+                Ok(Some(found)) => settings = found.settings,
+                Ok(None) => {}
+                Err(err) => tracing::warn!(%queue, %err, "could not read queue settings"),
+            }
+            settings_read = Some(Instant::now());
         }
         let concurrency = usize::try_from(settings.concurrency).unwrap_or(1);
         let free = concurrency.saturating_sub(slots.busy());
         if settings.paused || free == 0 {
             tokio::select! {
                 () = shutdown.drain.cancelled() => break,
-                () = slots.freed.notified(), if !settings.paused => {}
-                () = engine.queues_changed().notified() => {}
+                () = slots.freed.notified(), if !settings.paused => {
+                    // Let the other runs that are finishing finish too, so
+                    // the next claim takes a batch rather than one job.
+                    for _ in 0..YIELDS_BEFORE_CLAIM {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                () = &mut changed => settings_read = None,
                 () = tokio::time::sleep(poll) => {}
             }
             continue;
@@ -74,12 +97,16 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
                 now,
                 lock_expires_at: now.saturating_add(duration_us(settings.lock_timeout())),
                 limit,
+                promote_retries: promoted.is_none_or(|at| at.elapsed() >= PROMOTE_INTERVAL),
             })
             .await;
         let claimed = match claimed {
             Ok(claimed) => {
                 failures = 0;
-                claimed
+                if claimed.promoted {
+                    promoted = Some(Instant::now());
+                }
+                claimed.jobs
             }
             Err(err) => {
                 failures += 1;
@@ -131,8 +158,9 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         tokio::select! {
             () = shutdown.drain.cancelled() => break,
             () = waker.notified() => {}
-            () = engine.queues_changed().notified() => {}
-            () = engine.clock().sleep_until(wake_at) => {}
+            () = &mut changed => settings_read = None,
+            // A retry may be what is due: promote it on the next claim.
+            () = engine.clock().sleep_until(wake_at) => promoted = None,
         }
     }
     drain(&engine, &queue, &slots, &shutdown).await;

@@ -49,28 +49,41 @@ pub struct ClaimRequest<'a> {
     pub lock_expires_at: i64,
     /// Most jobs to claim.
     pub limit: usize,
+    /// Whether to promote due retries to pending first.
+    pub promote_retries: bool,
+}
+
+/// What a claim took.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The jobs now owned.
+    pub jobs: Vec<ClaimedJob>,
+    /// Whether due retries were promoted first.
+    pub promoted: bool,
 }
 
 impl Store {
-    /// Promotes due retries to pending, then claims up to `limit` ready jobs
-    /// in one statement, all in one transaction.
-    pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Vec<ClaimedJob>> {
+    /// Promotes due retries to pending (when asked), then claims up to
+    /// `limit` ready jobs in one statement, all in one transaction.
+    pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claimed> {
         let txn = self.begin().await?;
         let mut deltas = CountDeltas::default();
-        let promoted = txn
-            .execute_raw(self.stmt(
-                "UPDATE jobs SET state = 'pending' \
-                 WHERE queue = $1 AND state = 'retrying' AND run_at <= $2",
-                vec![req.queue.into(), req.now.into()],
-            ))
-            .await?
-            .rows_affected();
-        deltas.moved(
-            req.queue,
-            Some(JobState::Retrying),
-            Some(JobState::Pending),
-            i64::try_from(promoted).unwrap_or(i64::MAX),
-        );
+        if req.promote_retries {
+            let promoted = txn
+                .execute_raw(self.stmt(
+                    "UPDATE jobs SET state = 'pending' \
+                     WHERE queue = $1 AND state = 'retrying' AND run_at <= $2",
+                    vec![req.queue.into(), req.now.into()],
+                ))
+                .await?
+                .rows_affected();
+            deltas.moved(
+                req.queue,
+                Some(JobState::Retrying),
+                Some(JobState::Pending),
+                i64::try_from(promoted).unwrap_or(i64::MAX),
+            );
+        }
         let order = match req.ordering {
             Ordering::Fifo => "run_at, id",
             Ordering::Priority => "priority DESC, run_at, id",
@@ -113,7 +126,10 @@ impl Store {
         );
         deltas.apply(self, &txn).await?;
         txn.commit().await?;
-        Ok(claimed)
+        Ok(Claimed {
+            jobs: claimed,
+            promoted: req.promote_retries,
+        })
     }
 
     /// The earliest `run_at` among a queue's waiting (pending or retrying)

@@ -165,11 +165,13 @@ impl Store {
 
     /// A statement for this backend from `$n`-placeholder SQL.
     pub fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
-        let sql = match self.backend {
-            DbBackend::Sqlite => sql.replace('$', "?"),
-            _ => sql.to_owned(),
-        };
-        Statement::from_sql_and_values(self.backend, sql, values)
+        match self.backend {
+            DbBackend::Sqlite => {
+                let (sql, values) = positional(sql, values);
+                Statement::from_sql_and_values(self.backend, sql, values)
+            }
+            _ => Statement::from_sql_and_values(self.backend, sql, values),
+        }
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at
@@ -210,6 +212,34 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
     options
 }
 
+/// Rewrites `$n` placeholders to anonymous `?`s, repeating values that are
+/// used more than once. SQLite looks numbered parameters up by name with a
+/// linear scan per bind, which makes a statement of n numbered parameters
+/// cost O(n²) to bind: 2,000-row inserts ran ten times slower than 250-row
+/// ones. Anonymous parameters bind in O(1).
+fn positional(sql: &str, values: Vec<Value>) -> (String, Vec<Value>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut ordered = Vec::with_capacity(values.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(rest.len() - at - 1, |end| end);
+        match rest[at + 1..at + 1 + digits].parse::<usize>() {
+            Ok(n) if (1..=values.len()).contains(&n) => {
+                out.push('?');
+                ordered.push(values[n - 1].clone());
+            }
+            // Not a placeholder we bound: leave the text as it was.
+            _ => out.push_str(&rest[at..at + 1 + digits]),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    (out, ordered)
+}
+
 /// `$first, $first+1, …` for `n` values: an `IN (…)` list.
 pub fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -229,6 +259,16 @@ pub fn value_rows(first: usize, rows: usize, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_placeholders_become_positional() {
+        let (sql, values) = positional(
+            "UPDATE t SET a = $2 WHERE b = $1 OR c = $2 AND d = '$x'",
+            vec![1i64.into(), 2i64.into()],
+        );
+        assert_eq!(sql, "UPDATE t SET a = ? WHERE b = ? OR c = ? AND d = '$x'");
+        assert_eq!(values, vec![Value::from(2i64), 1i64.into(), 2i64.into()]);
+    }
 
     #[test]
     fn placeholder_lists() {

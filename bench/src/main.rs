@@ -1,0 +1,217 @@
+//! `make bench`: the engine's throughput, bulk enqueue rate and idle latency
+//! on a SQLite file (and on PostgreSQL when `AMBOY_BENCH_POSTGRES_URL` is
+//! set, or one answers at the default test address), measured side by side
+//! in one run. Each figure is the median of several runs: the machine is
+//! shared and noisy.
+
+use std::time::{Duration, Instant};
+
+use amboy::{Engine, Event, JobEventKind, NewJob, QueueSettings, WorkerOptions};
+use anyhow::Context as _;
+use sea_orm::ConnectionTrait;
+
+/// Jobs burned down per run.
+const JOBS: usize = 50_000;
+/// Workers in the benchmark queue.
+const WORKERS: i32 = 32;
+/// Jobs per `put_many` in the bulk enqueue.
+const PUT_BATCH: usize = 10_000;
+/// Runs per figure; the median is reported.
+const RUNS: usize = 3;
+/// Sequential enqueue→start samples for the latency figure.
+const LATENCY_SAMPLES: usize = 300;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    println!("amboy bench: {JOBS} no-op jobs, {WORKERS} workers, median of {RUNS} runs\n");
+    println!(
+        "{:<12} {:>22} {:>22} {:>14} {:>14}",
+        "backend", "burn-down (jobs/s)", "bulk enqueue (jobs/s)", "latency p50", "latency p99"
+    );
+    let mut backends = vec![Backend::Sqlite];
+    if let Some(url) = postgres_admin_url().await {
+        backends.push(Backend::Postgres(url));
+    } else {
+        println!("(PostgreSQL not reachable: skipped)");
+    }
+    for backend in &backends {
+        let mut burn = Vec::new();
+        let mut enqueue = Vec::new();
+        for _ in 0..RUNS {
+            let db = backend.fresh().await?;
+            let (e, b) = burn_down(&db.url).await?;
+            enqueue.push(e);
+            burn.push(b);
+            db.drop().await?;
+        }
+        let db = backend.fresh().await?;
+        let (p50, p99) = latency(&db.url).await?;
+        db.drop().await?;
+        println!(
+            "{:<12} {:>22.0} {:>22.0} {:>11.2} ms {:>11.2} ms",
+            backend.name(),
+            median(&mut burn),
+            median(&mut enqueue),
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    Ok(())
+}
+
+/// Bulk-enqueues `JOBS` no-ops, then burns them down; returns (enqueue/s, burn-down/s).
+async fn burn_down(url: &str) -> anyhow::Result<(f64, f64)> {
+    let engine = Engine::connect(url).await?;
+    engine
+        .set_queue(
+            "bench",
+            QueueSettings {
+                concurrency: WORKERS,
+                ..QueueSettings::default()
+            },
+        )
+        .await?;
+    let jobs: Vec<NewJob> = (0..JOBS)
+        .map(|_| NewJob::from_json("bench", "noop", "{}"))
+        .collect();
+    let started = Instant::now();
+    let mut jobs = jobs.into_iter();
+    loop {
+        let batch: Vec<NewJob> = jobs.by_ref().take(PUT_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        engine.put_many(batch).await?;
+    }
+    let enqueue_rate = JOBS as f64 / started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let workers = engine
+        .start_workers(WorkerOptions {
+            queues: Some(vec!["bench".into()]),
+            ..WorkerOptions::default()
+        })
+        .await?;
+    engine
+        .wait_drained("bench", Duration::from_secs(600))
+        .await?;
+    let burn_rate = JOBS as f64 / started.elapsed().as_secs_f64();
+    workers.shutdown(Duration::from_secs(10)).await;
+    let done = engine.queue_counts().await?;
+    let completed = done
+        .iter()
+        .map(|q| q.counts[&amboy::JobState::Completed])
+        .sum::<i64>();
+    anyhow::ensure!(
+        completed == JOBS as i64,
+        "only {completed} of {JOBS} jobs completed"
+    );
+    Ok((enqueue_rate, burn_rate))
+}
+
+/// Puts one job at a time into an idle queue and times put → started.
+async fn latency(url: &str) -> anyhow::Result<(Duration, Duration)> {
+    let engine = Engine::connect(url).await?;
+    let workers = engine
+        .start_workers(WorkerOptions {
+            queues: Some(vec!["latency".into()]),
+            ..WorkerOptions::default()
+        })
+        .await?;
+    let mut events = engine.subscribe();
+    let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
+    for _ in 0..LATENCY_SAMPLES {
+        let started = Instant::now();
+        let id = engine
+            .put(NewJob::from_json("latency", "noop", "{}"))
+            .await?;
+        loop {
+            match events.recv().await.context("event stream")? {
+                Event::Job(e) if e.id == id && matches!(e.kind, JobEventKind::Started { .. }) => {
+                    break;
+                }
+                _ => {}
+            }
+        }
+        samples.push(started.elapsed());
+        engine.wait(&id, Duration::from_secs(10)).await?;
+    }
+    workers.shutdown(Duration::from_secs(10)).await;
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Ok((at(0.50), at(0.99)))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+struct Db {
+    url: String,
+    cleanup: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Db {
+    async fn drop(self) -> anyhow::Result<()> {
+        if let Some((admin, name)) = self.cleanup {
+            let conn = sea_orm::Database::connect(&admin).await?;
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite file",
+            Backend::Postgres(_) => "postgresql",
+        }
+    }
+
+    async fn fresh(&self) -> anyhow::Result<Db> {
+        match self {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("bench.db").display()
+                );
+                Ok(Db {
+                    url,
+                    cleanup: None,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Postgres(admin) => {
+                let name = format!("amboy_bench_{}", uuid::Uuid::now_v7().simple());
+                let conn = sea_orm::Database::connect(admin).await?;
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await?;
+                let base = admin
+                    .rsplit_once('/')
+                    .map_or(admin.as_str(), |(base, _)| base);
+                Ok(Db {
+                    url: format!("{base}/{name}"),
+                    cleanup: Some((admin.clone(), name)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+}
+
+async fn postgres_admin_url() -> Option<String> {
+    let url = std::env::var("AMBOY_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let conn = tokio::time::timeout(Duration::from_secs(3), sea_orm::Database::connect(&url)).await;
+    matches!(conn, Ok(Ok(_))).then_some(url)
+}
