@@ -211,7 +211,7 @@ impl Backend {
 
 async fn postgres_admin_url() -> Option<String> {
     let url = std::env::var("AMBOY_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned());
     let conn = tokio::time::timeout(Duration::from_secs(3), sea_orm::Database::connect(&url)).await;
     matches!(conn, Ok(Ok(_))).then_some(url)
 }

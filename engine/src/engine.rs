@@ -284,10 +284,10 @@ impl Engine {
         let mut errors: Vec<String> = attempts.iter().filter_map(|a| a.error.clone()).collect();
         // The latest attempt's error is on the job row when it wrote no
         // history row of its own (e.g. a first-try failure still pending).
-        if let Some(last) = &job.last_error {
-            if attempts.last().is_none_or(|a| a.attempt != job.attempt) {
-                errors.push(last.clone());
-            }
+        if let Some(last) = &job.last_error
+            && attempts.last().is_none_or(|a| a.attempt != job.attempt)
+        {
+            errors.push(last.clone());
         }
         Ok(JobDetail {
             job,
@@ -368,10 +368,10 @@ impl Engine {
             .store
             .abort(id, self.inner.clock.now_us(), "aborted by operator")
             .await?;
-        if let AbortOutcome::Requested { .. } = outcome {
-            if let Some(job) = self.running().get(id) {
-                job.stop(crate::runner::StopReason::Aborted);
-            }
+        if let AbortOutcome::Requested { .. } = outcome
+            && let Some(job) = self.running().get(id)
+        {
+            job.stop(crate::runner::StopReason::Aborted);
         }
         if let Ok(job) = self.get(id).await {
             self.emit_job(id, &job.queue, &job.job_type, JobEventKind::Aborted);

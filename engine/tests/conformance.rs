@@ -535,10 +535,10 @@ async fn an_expired_lock_is_rescued_and_the_stale_completion_refused(backend: Ba
                 let mut events = a.subscribe();
                 tokio::spawn(async move {
                     while let Ok(event) = events.recv().await {
-                        if let amboy::Event::Job(e) = event {
-                            if e.kind == JobEventKind::CompletionRefused {
-                                let _ = refused_tx.send(e.id);
-                            }
+                        if let amboy::Event::Job(e) = event
+                            && e.kind == JobEventKind::CompletionRefused
+                        {
+                            let _ = refused_tx.send(e.id);
                         }
                     }
                 });

@@ -41,7 +41,7 @@ fn get(path: &str) -> Request<Body> {
         .expect("a valid request")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_engine_renders_the_empty_state() {
     let router = dashboard_router(engine().await).expect("the dashboard router builds");
     let (status, html) = send(router, get("/")).await;
@@ -50,7 +50,7 @@ async fn an_empty_engine_renders_the_empty_state() {
     assert!(html.contains("data-hydrated=\"false\""), "{html}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_is_rendered_with_the_counts() {
     let engine = engine().await;
     for _ in 0..2 {
@@ -68,7 +68,7 @@ async fn the_overview_is_rendered_with_the_counts() {
     assert_eq!(cell(&html, "total"), Some("2"), "{html}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_counts_server_function_answers_with_the_table() {
     let engine = engine().await;
     engine
@@ -94,7 +94,7 @@ async fn the_counts_server_function_answers_with_the_table() {
     assert_eq!(row.total(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_path_gets_the_404_page() {
     let router = dashboard_router(engine().await).expect("the dashboard router builds");
     let (status, html) = send(router, get("/no/such/page")).await;

@@ -28,7 +28,7 @@ async fn spawn_app() -> App {
     let worker = WorkerConfig {
         queues: None,
         enable_shell_jobs: false,
-        shutdown_timeout: Duration::from_secs(5),
+        shutdown_timeout: Duration::from_millis(200),
     };
     let server = tokio::spawn(amboy_server::serve::serve(
         engine.clone(),
@@ -92,10 +92,11 @@ async fn shutdown_hands_back_running_jobs() {
         .await
         .unwrap();
     loop {
-        if let amboy::Event::Job(e) = events.recv().await.unwrap() {
-            if e.id == id && matches!(e.kind, amboy::JobEventKind::Started { .. }) {
-                break;
-            }
+        if let amboy::Event::Job(e) = events.recv().await.unwrap()
+            && e.id == id
+            && matches!(e.kind, amboy::JobEventKind::Started { .. })
+        {
+            break;
         }
     }
     app.shutdown.cancel();

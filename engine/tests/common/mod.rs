@@ -41,8 +41,9 @@ impl Backend {
             }
             Backend::Postgres => {
                 use sea_orm::ConnectionTrait;
-                let admin_url = std::env::var("AMBOY_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+                let admin_url = std::env::var("AMBOY_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+                    "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned()
+                });
                 let admin = sea_orm::Database::connect(&admin_url)
                     .await
                     .unwrap_or_else(|err| panic!("PostgreSQL at {admin_url}: {err}"));

@@ -35,10 +35,10 @@ async fn run_list(config: &Config, args: &ListArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&jobs)?);
     } else {
         print!("{}", table(&jobs));
-        if jobs.len() == filter.limit as usize {
-            if let Some(last) = jobs.last() {
-                println!("(more: --after {})", last.id);
-            }
+        if jobs.len() == filter.limit as usize
+            && let Some(last) = jobs.last()
+        {
+            println!("(more: --after {})", last.id);
         }
     }
     Ok(())

@@ -1,0 +1,106 @@
+//! The amboy dashboard: Leptos pages and components, and the `#[server]`
+//! functions they call.
+//!
+//! One crate builds both halves of the app, chosen by feature: `ssr` for the
+//! server (renders pages, runs server functions against the [`amboy`] engine the
+//! server provides as context) and `hydrate` for the browser (the wasm module in
+//! `amboy-frontend`). The browser half never links the engine: data crosses over
+//! as the plain serializable types defined here.
+//!
+//! # Layout
+//!
+//! - [`counts`]: the job counts table and the `queue_counts` server function.
+//! - [`overview`]: the overview page at `/`.
+//! - this file: the HTML [`shell`], the [`App`] root and its routes.
+
+pub mod counts;
+pub mod overview;
+
+use leptos::prelude::*;
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::overview::Overview;
+
+/// The whole HTML document the server sends; the browser hydrates only its body.
+///
+/// The stylesheet and script names come from `options`, which the server reads
+/// from the cargo-leptos configuration, so they always match the built bundle.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <HashedStylesheet options=options.clone() id="leptos" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard's root component: page chrome and routes.
+///
+/// Its root element carries `data-hydrated`, which turns `"true"` once the wasm
+/// module has taken over the page; the browser tests wait on it.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let hydrated = RwSignal::new(false);
+    when_live(move || hydrated.set(true));
+
+    view! {
+        <Title text="amboy" />
+        <Router>
+            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+                <header class="topbar">
+                    <a class="brand" href="/">
+                        "amboy"
+                    </a>
+                    <span class="tagline">"job queues you can see into"</span>
+                </header>
+                <main class="content">
+                    <Routes fallback=NotFound>
+                        <Route path=StaticSegment("") view=Overview />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+/// Runs `f` once the page is live in the browser, after hydration, and again
+/// whenever a signal it reads changes; never while the server renders.
+///
+/// A bare `Effect` is not enough on the server: a host build that unifies the
+/// `ssr` and `hydrate` features (as `cargo test --workspace` does) would try to
+/// run it there, outside the local task set effects need.
+pub(crate) fn when_live(f: impl Fn() + 'static) {
+    #[cfg(target_arch = "wasm32")]
+    Effect::new(move |_| f());
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = f;
+}
+
+/// Shown for any path the dashboard does not know; the server answers it with 404.
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <section class="not-found">
+            <h1>"Page not found"</h1>
+            <p>
+                "Nothing lives at this address. " <a href="/">"Back to the queues"</a>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,59 @@
+import { expect, test } from "@playwright/test";
+import path from "node:path";
+
+import { REPO_ROOT, submitJob } from "../support";
+
+/** How many jobs the live-update test submits. */
+const JOBS = 3;
+/** A queue no other test or default touches. */
+const QUEUE = "e2e";
+const SCREENSHOTS = path.join(REPO_ROOT, "docs", "screenshots");
+
+test("the overview is rendered on the server", async ({ request }) => {
+  const response = await request.get("/");
+  expect(response.status()).toBe(200);
+  const html = await response.text();
+  // The raw HTML, before any script runs, already holds the page and its data.
+  expect(html).toContain("<h1>Queues</h1>");
+  expect(html).toMatch(/data-testid="(queue-counts|no-queues)"/);
+  expect(html).toContain('data-hydrated="false"');
+  expect(html).toMatch(/<script[^>]+type="module"/);
+});
+
+test("an unknown path gets the 404 page", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+});
+
+test("the overview hydrates and follows the queues without a reload", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.getByRole("heading", { name: "Queues" })).toBeVisible();
+  const row = page.locator(`tr[data-queue="${QUEUE}"]`);
+  await expect(row).toHaveCount(0);
+
+  // Anything that reloads the page would drop this marker.
+  await page.evaluate(() => {
+    (window as unknown as { amboyE2eMarker: string }).amboyE2eMarker = "still here";
+  });
+
+  for (let i = 0; i < JOBS; i++) {
+    await submitJob(QUEUE, "noop", {});
+  }
+
+  // The server's workers run the jobs; the page's polling shows them finish.
+  await expect(row.locator('td[data-state="completed"]')).toHaveText(String(JOBS), {
+    timeout: 30_000,
+  });
+  await expect(row.locator('td[data-state="total"]')).toHaveText(String(JOBS));
+  await expect(row.locator('td[data-state="failed"]')).toHaveText("0");
+  expect(
+    await page.evaluate(() => (window as unknown as { amboyE2eMarker?: string }).amboyE2eMarker),
+  ).toBe("still here");
+
+  await page.screenshot({ path: path.join(SCREENSHOTS, "overview.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(row).toBeVisible();
+  await page.screenshot({ path: path.join(SCREENSHOTS, "overview-phone.png"), fullPage: true });
+});
