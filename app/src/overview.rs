@@ -103,7 +103,7 @@ fn QueueRowView(row: QueueRow, states: Vec<String>) -> impl IntoView {
         .collect_view();
 
     view! {
-        <tr data-queue=queue.clone()>
+        <tr data-queue=queue>
             <th scope="row" class="queue-name">{label}</th>
             {cells}
             <td class="num total" data-state="total">{total}</td>

@@ -4,18 +4,30 @@
 //! 404 page for everything else.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use amboy_app::{App, shell};
 use anyhow::Context as _;
 use axum::Router;
 use leptos::config::{LeptosOptions, get_config_from_str};
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos_axum::{
+    AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
+};
 
 /// The workspace manifest, compiled in: its `[[workspace.metadata.leptos]]`
 /// section is where cargo-leptos decides the site's layout, so reading the same
 /// section keeps the server in step with the bundle it built.
 const WORKSPACE_MANIFEST: &str = include_str!("../../Cargo.toml");
+
+/// The dashboard's routes, generated once per process.
+///
+/// Generating them renders the app while a process-wide flag in leptos_server
+/// holds back every resource (leptos-rs/leptos#4773): a page that another router
+/// in this process rendered at that moment would wait for its data forever.
+/// Generating only once, before the first router exists, keeps that window
+/// closed for servers and tests that build several routers.
+static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
 
 /// The dashboard's router: every page route and server function, with `engine`
 /// in each request's Leptos context, plus a fallback that serves the built site's
@@ -35,7 +47,7 @@ pub fn dashboard_router(engine: amboy::Engine) -> anyhow::Result<Router> {
     }
 
     let context = move || provide_context(engine.clone());
-    let routes = generate_route_list(App);
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let router = Router::new()
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
