@@ -15,6 +15,8 @@ use crate::store::finish::Finish;
 
 /// Most results written in one transaction.
 const MAX_BATCH: usize = 1_000;
+/// How long the completer gathers results before writing them.
+const FLUSH_WINDOW: Duration = Duration::from_millis(2);
 /// First pause after a failed write; doubles up to [`MAX_RETRY_PAUSE`].
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
@@ -28,10 +30,17 @@ pub(crate) async fn run(
     let mut batch: Vec<Finished> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = finished.recv().await {
         batch.push(first);
+        // Gather what arrives within FLUSH_WINDOW: one transaction per
+        // batch, not per job, is most of the engine's throughput.
+        let window = tokio::time::sleep(FLUSH_WINDOW);
+        tokio::pin!(window);
         while batch.len() < MAX_BATCH {
-            match finished.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+            tokio::select! {
+                next = finished.recv() => match next {
+                    Some(next) => batch.push(next),
+                    None => break,
+                },
+                () = &mut window => break,
             }
         }
         let finishes: Vec<Finish> = batch.iter().map(|f| f.finish.clone()).collect();

@@ -21,8 +21,9 @@ pub const MAX_CLAIM_BATCH: usize = 1_000;
 const SETTINGS_REFRESH: Duration = Duration::from_secs(1);
 /// How often due retries are promoted to pending while the queue is busy.
 const PROMOTE_INTERVAL: Duration = Duration::from_millis(100);
-/// Scheduler turns to wait after a slot frees before claiming again.
-const YIELDS_BEFORE_CLAIM: usize = 4;
+/// Longest wait, after a slot frees, for half the slots to be free before
+/// claiming again: one claim per batch instead of one per finished job.
+const CLAIM_COOLDOWN: Duration = Duration::from_millis(2);
 
 /// Counts the jobs running in this queue and signals when one ends.
 #[derive(Debug, Default)]
@@ -75,10 +76,15 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
             tokio::select! {
                 () = shutdown.drain.cancelled() => break,
                 () = slots.freed.notified(), if !settings.paused => {
-                    // Let the other runs that are finishing finish too, so
-                    // the next claim takes a batch rather than one job.
-                    for _ in 0..YIELDS_BEFORE_CLAIM {
-                        tokio::task::yield_now().await;
+                    // Let other runs that are finishing finish too, so the
+                    // next claim takes a batch rather than one job.
+                    let cooldown = tokio::time::sleep(CLAIM_COOLDOWN);
+                    tokio::pin!(cooldown);
+                    while concurrency.saturating_sub(slots.busy()) < concurrency.div_ceil(2) {
+                        tokio::select! {
+                            () = &mut cooldown => break,
+                            () = slots.freed.notified() => {}
+                        }
                     }
                 }
                 () = &mut changed => settings_read = None,
