@@ -363,20 +363,18 @@ impl Engine {
     /// its owner (at once in this process, at its next lock renewal in
     /// another). Terminal jobs are refused.
     pub async fn abort(&self, id: &str) -> Result<AbortOutcome> {
-        let outcome = self
+        let abort = self
             .inner
             .store
             .abort(id, self.inner.clock.now_us(), "aborted by operator")
             .await?;
-        if let AbortOutcome::Requested { .. } = outcome
+        if let AbortOutcome::Requested { .. } = abort.outcome
             && let Some(job) = self.running().get(id)
         {
             job.stop(crate::runner::StopReason::Aborted);
         }
-        if let Ok(job) = self.get(id).await {
-            self.emit_job(id, &job.queue, &job.job_type, JobEventKind::Aborted);
-        }
-        Ok(outcome)
+        self.emit_job(id, &abort.queue, &abort.job_type, JobEventKind::Aborted);
+        Ok(abort.outcome)
     }
 
     /// Creates a queue with `settings`, or replaces an existing queue's settings.

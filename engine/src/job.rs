@@ -214,8 +214,8 @@ pub(crate) fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// Checks a job result type-erased for the registry: used by `put` to refuse
-/// payloads a job type cannot decode.
+/// Decodes a payload as `J`, the error as text: the registry uses it both to
+/// refuse undecodable payloads at put time and to build runs.
 pub(crate) fn decode<J: Job>(payload: &str) -> Result<J, String> {
     serde_json::from_str::<J>(payload).map_err(|err| err.to_string())
 }

@@ -15,9 +15,9 @@ use crate::cli::{ServeArgs, WorkerArgs};
 use crate::config::{Config, WorkerConfig};
 
 /// Connects the engine as configured (migrating the schema).
-pub async fn connect(config: &Config, worker: &WorkerConfig) -> anyhow::Result<Engine> {
+pub async fn connect(config: &Config, enable_shell_jobs: bool) -> anyhow::Result<Engine> {
     Engine::builder()
-        .enable_shell_jobs(worker.enable_shell_jobs)
+        .enable_shell_jobs(enable_shell_jobs)
         .connect(&config.database_url)
         .await
         .with_context(|| format!("connecting to {}", redact(&config.database_url)))
@@ -52,7 +52,7 @@ pub async fn run_serve(config: &Config, args: &ServeArgs) -> anyhow::Result<()> 
     let addr = config.listen(args)?;
     refuse_public(addr)?;
     let worker = config.worker(&args.worker);
-    let engine = connect(config, &worker).await?;
+    let engine = connect(config, worker.enable_shell_jobs).await?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -84,7 +84,7 @@ pub async fn serve(
 /// `amboy worker`: workers only, until SIGINT/SIGTERM.
 pub async fn run_worker(config: &Config, args: &WorkerArgs) -> anyhow::Result<()> {
     let worker = config.worker(args);
-    let engine = connect(config, &worker).await?;
+    let engine = connect(config, worker.enable_shell_jobs).await?;
     let workers = start_workers(&engine, &worker).await?;
     tracing::info!(process = engine.process_id(), "amboy worker running");
     crate::shutdown::on_signal().cancelled().await;

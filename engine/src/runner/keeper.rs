@@ -2,6 +2,7 @@
 //! lock_timeout/4, cancels runs whose lock was lost or whose abort was
 //! requested through the database, and rescues expired locks.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,16 +48,20 @@ async fn renew(engine: &Engine, queue: &str, timeout: Duration) {
             return;
         }
     };
+    let renewed: HashMap<&str, bool> = renewed
+        .iter()
+        .map(|r| (r.id.as_str(), r.abort_requested))
+        .collect();
     let running = engine.running();
     for (id, _) in &held {
         let Some(job) = running.get(id) else { continue };
-        match renewed.iter().find(|r| &r.id == id) {
+        match renewed.get(id.as_str()) {
             None => {
                 tracing::warn!(job = %id, %queue, "lock lost; cancelling the run");
                 job.stop(StopReason::LockLost);
             }
-            Some(r) if r.abort_requested => job.stop(StopReason::Aborted),
-            Some(_) => {}
+            Some(true) => job.stop(StopReason::Aborted),
+            Some(false) => {}
         }
     }
 }

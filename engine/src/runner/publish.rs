@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::from_us;
 use crate::engine::Engine;
 use crate::events::{Event, StatsSnapshot};
 use crate::state::JobState;
@@ -23,29 +24,22 @@ pub(crate) async fn run(engine: Engine) {
             }
         };
         let now = engine.clock().now_us();
-        let total = |state| -> i64 {
-            queues
-                .iter()
-                .map(|q| q.counts.get(&state).copied().unwrap_or(0))
-                .sum()
-        };
-        let (completed, failed) = (total(JobState::Completed), total(JobState::Failed));
-        let (completed_per_sec, failed_per_sec) = match previous {
-            Some((at, c, f)) if now > at => {
-                let secs = (now - at) as f64 / 1e6;
-                (
-                    ((completed - c).max(0)) as f64 / secs,
-                    ((failed - f).max(0)) as f64 / secs,
-                )
-            }
-            _ => (0.0, 0.0),
-        };
-        previous = Some((now, completed, failed));
-        engine.emit(Event::Stats(Arc::new(StatsSnapshot {
-            at: engine.clock().now(),
+        let mut snapshot = StatsSnapshot {
+            at: from_us(now),
             queues,
-            completed_per_sec,
-            failed_per_sec,
-        })));
+            completed_per_sec: 0.0,
+            failed_per_sec: 0.0,
+        };
+        let totals = snapshot.totals();
+        let (completed, failed) = (totals[&JobState::Completed], totals[&JobState::Failed]);
+        if let Some((at, c, f)) = previous
+            && now > at
+        {
+            let secs = (now - at) as f64 / 1e6;
+            snapshot.completed_per_sec = (completed - c).max(0) as f64 / secs;
+            snapshot.failed_per_sec = (failed - f).max(0) as f64 / secs;
+        }
+        previous = Some((now, completed, failed));
+        engine.emit(Event::Stats(Arc::new(snapshot)));
     }
 }

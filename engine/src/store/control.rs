@@ -6,6 +6,17 @@ use super::{CountDeltas, Store};
 use crate::error::{Error, Result};
 use crate::state::JobState;
 
+/// What [`Store::abort`] did, and to which job.
+#[derive(Debug, Clone)]
+pub struct Abort {
+    /// What happened.
+    pub outcome: AbortOutcome,
+    /// The job's queue.
+    pub queue: String,
+    /// The job's type.
+    pub job_type: String,
+}
+
 /// What an abort did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AbortOutcome {
@@ -22,16 +33,17 @@ pub enum AbortOutcome {
 impl Store {
     /// Aborts a waiting job at once, or asks the owner of a running one to
     /// stop it. Terminal jobs are refused with [`Error::InvalidState`].
-    pub async fn abort(&self, id: &str, now: i64, reason: &str) -> Result<AbortOutcome> {
+    pub async fn abort(&self, id: &str, now: i64, reason: &str) -> Result<Abort> {
         #[derive(FromQueryResult)]
         struct Current {
             queue: String,
+            job_type: String,
             state: String,
             owner: Option<String>,
         }
         let txn = self.begin().await?;
         let current = Current::find_by_statement(self.stmt(
-            "SELECT queue, state, owner FROM jobs WHERE id = $1",
+            "SELECT queue, job_type, state, owner FROM jobs WHERE id = $1",
             vec![id.into()],
         ))
         .one(&txn)
@@ -73,7 +85,11 @@ impl Store {
             }
         };
         txn.commit().await?;
-        Ok(outcome)
+        Ok(Abort {
+            outcome,
+            queue: current.queue,
+            job_type: current.job_type,
+        })
     }
 
     /// Records a running job's progress.
