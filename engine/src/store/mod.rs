@@ -21,6 +21,8 @@ pub mod queues;
 pub mod read;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use amboy_migrations::{Migrator, MigratorTrait};
@@ -36,6 +38,8 @@ use crate::state::JobState;
 const SQLITE_READERS: u32 = 4;
 /// Connections to PostgreSQL; on 2 cores a small pool beats a large one.
 const POSTGRES_POOL: u32 = 8;
+/// Rows inserted between two refreshes of PostgreSQL's planner statistics.
+pub const ANALYZE_EVERY_ROWS: u64 = 10_000;
 /// How long a SQLite connection waits on another process's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -47,6 +51,8 @@ pub struct Store {
     write: DatabaseConnection,
     read: DatabaseConnection,
     backend: DbBackend,
+    /// Rows inserted since planner statistics were last refreshed.
+    inserted_since_analyze: Arc<AtomicU64>,
 }
 
 /// Changes to the per-(queue, state) counters, applied in the transaction
@@ -125,6 +131,7 @@ impl Store {
                 write,
                 read,
                 backend: DbBackend::Sqlite,
+                inserted_since_analyze: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut options = ConnectOptions::new(url);
@@ -137,6 +144,7 @@ impl Store {
                 read: write.clone(),
                 write,
                 backend: DbBackend::Postgres,
+                inserted_since_analyze: Arc::default(),
             })
         } else {
             Err(Error::InvalidInput {
@@ -184,6 +192,31 @@ impl Store {
                 ..TransactionOptions::default()
             })
             .await?)
+    }
+
+    /// Counts inserted rows and, on PostgreSQL, refreshes the planner's
+    /// statistics of `jobs` (in the background) after every
+    /// [`ANALYZE_EVERY_ROWS`]. With stale statistics after a bulk load the
+    /// planner chose the priority index for FIFO claims and sorted every
+    /// pending row: 49 ms per claim instead of 0.5 ms.
+    pub(crate) fn note_inserted(&self, rows: usize) {
+        if self.backend != DbBackend::Postgres {
+            return;
+        }
+        let rows = u64::try_from(rows).unwrap_or(u64::MAX);
+        let before = self
+            .inserted_since_analyze
+            .fetch_add(rows, Ordering::Relaxed);
+        if before + rows < ANALYZE_EVERY_ROWS {
+            return;
+        }
+        self.inserted_since_analyze.store(0, Ordering::Relaxed);
+        let conn = self.write.clone();
+        tokio::spawn(async move {
+            if let Err(err) = conn.execute_unprepared("ANALYZE jobs").await {
+                tracing::warn!(%err, "could not refresh planner statistics");
+            }
+        });
     }
 
     /// Whether the schema is at the newest migration.

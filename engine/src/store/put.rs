@@ -123,6 +123,7 @@ impl Store {
         }
         deltas.apply(self, &txn).await?;
         txn.commit().await?;
+        self.note_inserted(inserted.len());
         Ok(inserted)
     }
 
