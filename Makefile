@@ -61,7 +61,7 @@ e2e:
 	npx playwright test
 
 bench:
-	cargo run --release --manifest-path bench/Cargo.toml
+	cargo run --release --manifest-path bench/Cargo.toml --target-dir target
 
 clean-db:
 	rm -f "$(ROOT)/$(DEFAULT_DB)" "$(ROOT)/$(DEFAULT_DB)-wal" "$(ROOT)/$(DEFAULT_DB)-shm"

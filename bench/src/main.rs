@@ -1,12 +1,17 @@
 //! `make bench`: the engine's throughput, bulk enqueue rate and idle latency
 //! on a SQLite file (and on PostgreSQL when `AMBOY_BENCH_POSTGRES_URL` is
 //! set, or one answers at the default test address), measured side by side
-//! in one run. Each figure is the median of several runs: the machine is
-//! shared and noisy.
+//! in one run. On PostgreSQL it also runs worker *processes* (this binary,
+//! re-executed as `amboy-bench worker URL QUEUE`): burn-down with 1 and 3 of
+//! them, and enqueue→start latency from this process to another. Each
+//! figure is the median of several runs: the machine is shared and noisy.
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use amboy::{Engine, Event, JobEventKind, NewJob, QueueSettings, WorkerOptions};
+use amboy::{
+    Engine, Event, JobEventKind, JobFilter, JobState, NewJob, QueueSettings, WorkerOptions,
+};
 use anyhow::Context as _;
 use sea_orm::ConnectionTrait;
 
@@ -23,6 +28,12 @@ const LATENCY_SAMPLES: usize = 300;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, command, url, queue] = args.as_slice()
+        && command == "worker"
+    {
+        return worker(url, queue).await;
+    }
     println!("amboy bench: {JOBS} no-op jobs, {WORKERS} workers, median of {RUNS} runs\n");
     println!(
         "{:<12} {:>22} {:>22} {:>14} {:>14}",
@@ -56,7 +67,153 @@ async fn main() -> anyhow::Result<()> {
             p99.as_secs_f64() * 1e3
         );
     }
+    if let Some(Backend::Postgres(admin)) = backends.get(1) {
+        processes(&Backend::Postgres(admin.clone())).await?;
+    }
     Ok(())
+}
+
+/// PostgreSQL with worker processes: burn-down by 1 and by 3 processes,
+/// and enqueue (here) → start (in a worker process) latency.
+async fn processes(backend: &Backend) -> anyhow::Result<()> {
+    println!(
+        "\npostgresql, separate worker processes ({WORKERS} workers each, median of {RUNS} runs)\n"
+    );
+    println!(
+        "{:<12} {:>22} {:>22} {:>14} {:>14}",
+        "", "1 process (jobs/s)", "3 processes (jobs/s)", "latency p50", "latency p99"
+    );
+    let mut rates = Vec::new();
+    for processes in [1, 3] {
+        let mut runs = Vec::new();
+        for _ in 0..RUNS {
+            let db = backend.fresh().await?;
+            runs.push(burn_down_by_processes(&db.url, processes).await?);
+            db.drop().await?;
+        }
+        rates.push(median(&mut runs));
+    }
+    let db = backend.fresh().await?;
+    let (p50, p99) = cross_process_latency(&db.url).await?;
+    db.drop().await?;
+    println!(
+        "{:<12} {:>22.0} {:>22.0} {:>11.2} ms {:>11.2} ms",
+        "postgresql",
+        rates[0],
+        rates[1],
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// `amboy-bench worker URL QUEUE`: works QUEUE until stdin closes.
+async fn worker(url: &str, queue: &str) -> anyhow::Result<()> {
+    let engine = Engine::connect(url).await?;
+    let workers = engine
+        .start_workers(WorkerOptions {
+            queues: Some(vec![queue.to_owned()]),
+            ..WorkerOptions::default()
+        })
+        .await?;
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+        .await??;
+    workers.shutdown(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+/// A worker process; closing its stdin stops it.
+fn spawn_worker(url: &str, queue: &str) -> anyhow::Result<Child> {
+    Ok(Command::new(std::env::current_exe()?)
+        .args(["worker", url, queue])
+        .stdin(Stdio::piped())
+        .spawn()?)
+}
+
+fn stop_workers(children: Vec<Child>) -> anyhow::Result<()> {
+    for mut child in children {
+        drop(child.stdin.take());
+        let status = child.wait()?;
+        anyhow::ensure!(status.success(), "a worker process failed: {status}");
+    }
+    Ok(())
+}
+
+async fn completed(engine: &Engine, queue: &str) -> anyhow::Result<i64> {
+    Ok(engine
+        .queue_counts()
+        .await?
+        .iter()
+        .find(|q| q.queue == queue)
+        .map_or(0, |q| q.counts[&JobState::Completed]))
+}
+
+/// Puts `JOBS` no-ops, then times `processes` worker processes (started
+/// after the put, startup included) burning them down.
+async fn burn_down_by_processes(url: &str, processes: usize) -> anyhow::Result<f64> {
+    let engine = Engine::connect(url).await?;
+    engine
+        .set_queue(
+            "bench",
+            QueueSettings {
+                concurrency: WORKERS,
+                ..QueueSettings::default()
+            },
+        )
+        .await?;
+    let mut jobs = (0..JOBS).map(|_| NewJob::from_json("bench", "noop", "{}"));
+    loop {
+        let batch: Vec<NewJob> = jobs.by_ref().take(PUT_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        engine.put_many(batch).await?;
+    }
+    let started = Instant::now();
+    let children = (0..processes)
+        .map(|_| spawn_worker(url, "bench"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    while completed(&engine, "bench").await? < JOBS as i64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let rate = JOBS as f64 / started.elapsed().as_secs_f64();
+    stop_workers(children)?;
+    Ok(rate)
+}
+
+/// Puts one no-op every 10 ms while another process works the queue, and
+/// reads each job's start − put time from the database (one clock: both
+/// processes are on this machine).
+async fn cross_process_latency(url: &str) -> anyhow::Result<(Duration, Duration)> {
+    let engine = Engine::connect(url).await?;
+    let child = spawn_worker(url, "latency")?;
+    while engine.processes().await?.is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for _ in 0..LATENCY_SAMPLES {
+        engine
+            .put(NewJob::from_json("latency", "noop", "{}"))
+            .await?;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    while completed(&engine, "latency").await? < LATENCY_SAMPLES as i64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop_workers(vec![child])?;
+    let jobs = engine
+        .list(&JobFilter {
+            queue: Some("latency".into()),
+            limit: LATENCY_SAMPLES as u32,
+            ..JobFilter::default()
+        })
+        .await?;
+    let mut samples: Vec<Duration> = jobs
+        .iter()
+        .filter_map(|job| (job.started_at? - job.created_at).to_std().ok())
+        .collect();
+    anyhow::ensure!(samples.len() == LATENCY_SAMPLES, "missing start times");
+    samples.sort();
+    Ok(percentiles(&samples))
 }
 
 /// Bulk-enqueues `JOBS` no-ops, then burns them down; returns (enqueue/s, burn-down/s).
@@ -138,8 +295,13 @@ async fn latency(url: &str) -> anyhow::Result<(Duration, Duration)> {
     }
     workers.shutdown(Duration::from_secs(10)).await;
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Ok((at(0.50), at(0.99)))
+    Ok(percentiles(&samples))
+}
+
+/// p50 and p99 of sorted samples.
+fn percentiles(sorted: &[Duration]) -> (Duration, Duration) {
+    let at = |q: f64| sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)];
+    (at(0.50), at(0.99))
 }
 
 fn median(values: &mut [f64]) -> f64 {

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::events::{EVENT_BUFFER, Event, JobEvent, JobEventKind, QueueCounts};
 use crate::job::Job;
 use crate::queue::{Queue, QueueSettings, validate_queue_name};
-use crate::record::{JobDetail, JobFilter, JobRecord, MAX_PAGE};
+use crate::record::{JobDetail, JobFilter, JobRecord, MAX_PAGE, ProcessRecord};
 use crate::registry::Registry;
 use crate::runner::RunningJob;
 use crate::spec::{JobInsert, NewJob};
@@ -195,6 +195,14 @@ impl Engine {
         wakers.entry(queue.to_owned()).or_default().clone()
     }
 
+    /// Wakes every queue's runner (after signals may have been lost).
+    pub(crate) fn wake_all(&self) {
+        let wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for waker in wakers.values() {
+            waker.notify_one();
+        }
+    }
+
     pub(crate) fn queues_changed(&self) -> &Notify {
         &self.inner.queues_changed
     }
@@ -360,8 +368,9 @@ impl Engine {
     }
 
     /// Aborts a job: a waiting one at once; a running one is cancelled by
-    /// its owner (at once in this process, at its next lock renewal in
-    /// another). Terminal jobs are refused.
+    /// its owner (at once in this process; in another, when the signal
+    /// arrives on PostgreSQL, and within a second in any case). Terminal
+    /// jobs are refused.
     pub async fn abort(&self, id: &str) -> Result<AbortOutcome> {
         let abort = self
             .inner
@@ -375,6 +384,12 @@ impl Engine {
         }
         self.emit_job(id, &abort.queue, &abort.job_type, JobEventKind::Aborted);
         Ok(abort.outcome)
+    }
+
+    /// Every registered process with its heartbeat and running-job count:
+    /// live ones first, then those marked gone (kept for a day).
+    pub async fn processes(&self) -> Result<Vec<ProcessRecord>> {
+        self.inner.store.processes().await
     }
 
     /// Creates a queue with `settings`, or replaces an existing queue's settings.

@@ -61,9 +61,11 @@ pub use error::{Error, Result};
 pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
 pub use job::{Job, JobContext, JobError};
 pub use queue::{Ordering, Queue, QueueSettings};
-pub use record::{Attempt, JobDetail, JobFilter, JobRecord, LogLine};
+pub use record::{Attempt, JobDetail, JobFilter, JobRecord, LogLine, ProcessRecord};
 pub use registry::Registry;
-pub use runner::{WorkerOptions, Workers};
+pub use runner::{
+    DEFAULT_POLL_INTERVAL, FORGET_AFTER, GONE_AFTER, HEARTBEAT_INTERVAL, WorkerOptions, Workers,
+};
 pub use spec::NewJob;
 pub use state::JobState;
 pub use store::control::AbortOutcome;

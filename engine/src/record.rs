@@ -113,3 +113,27 @@ pub struct JobFilter {
 pub const DEFAULT_PAGE: u32 = 50;
 /// Largest page size.
 pub const MAX_PAGE: u32 = 1_000;
+
+/// An engine process (`amboy serve`, `amboy worker`, or an embedding
+/// program running workers). Times are UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// Unique per process start: host, pid and a random suffix.
+    pub id: String,
+    /// The machine's host name.
+    pub host: String,
+    /// The OS process id.
+    pub pid: i64,
+    /// The amboy version it runs.
+    pub version: String,
+    /// The queues it works; `None` for every queue.
+    pub queues: Option<Vec<String>>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its latest heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+    /// When it was marked gone for missing heartbeats; `None` while alive.
+    pub gone_at: Option<DateTime<Utc>>,
+    /// Jobs it holds running.
+    pub running: i64,
+}

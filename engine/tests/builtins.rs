@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn engine(shell: bool) -> (Engine, amboy::Workers, common::TestDb) {
+async fn engine(shell: bool) -> (Engine, amboy::Workers, amboy_testkit::TestDb) {
     let db = Backend::Sqlite.fresh().await;
     let engine = Engine::builder()
         .enable_shell_jobs(shell)

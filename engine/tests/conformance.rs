@@ -636,6 +636,163 @@ async fn shutdown_drains_running_jobs(backend: Backend) {
     assert_eq!(ids, HashSet::from([stuck]));
 }
 
+/// Two engines on one database stand for two processes: an abort asked of
+/// one reaches the run in the other (by signal on PostgreSQL, by the
+/// one-second abort watch on SQLite).
+async fn an_abort_reaches_the_owner_in_another_process(backend: Backend) {
+    let db = backend.fresh().await;
+    let owner = builder()
+        .process_id("owner")
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let other = builder()
+        .process_id("other")
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let mut events = owner.subscribe();
+    let workers = owner.start_workers(only("xa")).await.unwrap();
+    let id = other
+        .put(NewJob::new("xa", &Block {}).unwrap())
+        .await
+        .unwrap();
+    next_event(&mut events, "the owner to start the job", |e| {
+        e.id == id && matches!(e.kind, JobEventKind::Started { .. })
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    assert_eq!(
+        other.abort(&id).await.unwrap(),
+        AbortOutcome::Requested {
+            owner: Some("owner".to_owned())
+        }
+    );
+    let job = other.wait(&id, WAIT).await.unwrap();
+    let took = asked.elapsed();
+    assert_eq!(job.state, JobState::Aborted);
+    // The abort watch reads requests each second; a signal is faster.
+    let bound = match backend {
+        Backend::Postgres => Duration::from_millis(900),
+        Backend::Sqlite => Duration::from_millis(2_500),
+    };
+    assert!(took < bound, "the abort took {took:?}");
+    workers.shutdown(WAIT).await;
+}
+
+/// A put in one process starts work in another: on PostgreSQL by signal
+/// (polling is made too slow to matter), on SQLite by polling.
+async fn a_put_in_one_process_starts_work_in_another(backend: Backend) {
+    let db = backend.fresh().await;
+    let worker = builder()
+        .process_id("worker")
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let producer = builder()
+        .process_id("producer")
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let poll_interval = match backend {
+        Backend::Postgres => Duration::from_secs(3_600),
+        Backend::Sqlite => Duration::from_millis(100),
+    };
+    let workers = worker
+        .start_workers(WorkerOptions {
+            queues: Some(vec!["xw".to_owned()]),
+            poll_interval,
+        })
+        .await
+        .unwrap();
+    // After the first round the runner is idle: later puts must wake it.
+    for round in 0..3 {
+        let key = format!("xw-{}-{round}", uuid::Uuid::now_v7().simple());
+        let put_at = std::time::Instant::now();
+        let id = producer
+            .put(NewJob::new("xw", &Count { key }).unwrap())
+            .await
+            .unwrap();
+        let job = producer.wait(&id, WAIT).await.unwrap();
+        assert_eq!(job.state, JobState::Completed);
+        assert_eq!(job.owner, None);
+        let took = put_at.elapsed();
+        assert!(took < Duration::from_secs(2), "round {round} took {took:?}");
+    }
+    workers.shutdown(WAIT).await;
+}
+
+/// A process that stops heart-beating is marked gone by the others; its
+/// running job is rescued when the lock expires; when it heart-beats again
+/// it is live again. Each "process" has its own manual clock: the silent
+/// one's never moves.
+async fn a_silent_process_is_marked_gone_and_its_job_rescued(backend: Backend) {
+    let db = backend.fresh().await;
+    let silent_clock = ManualClock::new(Utc::now());
+    let live_clock = ManualClock::new(Utc::now());
+    let silent = builder()
+        .clock(silent_clock.clock())
+        .process_id("silent")
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let live = builder()
+        .clock(live_clock.clock())
+        .process_id("live")
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let mut events = silent.subscribe();
+    let silent_workers = silent.start_workers(only("gone")).await.unwrap();
+    let id = silent
+        .put(NewJob::new("gone", &Block {}).unwrap())
+        .await
+        .unwrap();
+    next_event(&mut events, "the silent process to start the job", |e| {
+        e.id == id && matches!(e.kind, JobEventKind::Started { .. })
+    })
+    .await;
+    let listed = silent.processes().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id.as_str(), listed[0].running), ("silent", 1));
+    assert_eq!(listed[0].gone_at, None);
+    assert_eq!(listed[0].queues, Some(vec!["gone".to_owned()]));
+
+    let live_workers = live.start_workers(only("gone")).await.unwrap();
+    let job = eventually("the live process to rescue the job", WAIT, || async {
+        live_clock.advance(amboy::HEARTBEAT_INTERVAL);
+        live.get(&id)
+            .await
+            .ok()
+            .filter(|job| job.owner.as_deref() == Some("live"))
+    })
+    .await;
+    assert_eq!((job.state, job.claim_count), (JobState::Running, 2));
+    let listed = live.processes().await.unwrap();
+    let by_id = |id: &str| listed.iter().find(|p| p.id == id).unwrap().clone();
+    assert!(by_id("silent").gone_at.is_some(), "{listed:?}");
+    assert_eq!(by_id("silent").running, 0);
+    assert_eq!((by_id("live").gone_at, by_id("live").running), (None, 1));
+    // Live processes are listed first.
+    assert_eq!(listed[0].id, "live");
+
+    // The silent process wakes up: its heartbeat makes it live again.
+    eventually("the silent process to heart-beat again", WAIT, || async {
+        silent_clock.advance(amboy::HEARTBEAT_INTERVAL);
+        let listed = live.processes().await.unwrap();
+        listed
+            .iter()
+            .any(|p| p.id == "silent" && p.gone_at.is_none())
+            .then_some(())
+    })
+    .await;
+    live_workers.shutdown(Duration::from_millis(50)).await;
+    silent_workers.shutdown(Duration::from_millis(50)).await;
+    let job = live.get(&id).await.unwrap();
+    assert_eq!((job.state, job.owner), (JobState::Pending, None));
+    assert!(live.processes().await.unwrap().is_empty());
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -669,4 +826,7 @@ conformance!(
     bad_input_is_refused_and_stores_nothing,
     an_expired_lock_is_rescued_and_the_stale_completion_refused,
     shutdown_drains_running_jobs,
+    an_abort_reaches_the_owner_in_another_process,
+    a_put_in_one_process_starts_work_in_another,
+    a_silent_process_is_marked_gone_and_its_job_rescued,
 );

@@ -9,13 +9,16 @@
 //! - [`m20261129_000001_create_queues`]: queues, their settings and the
 //!   per-(queue, state) counters that keep stats off the jobs table;
 //! - [`m20261129_000002_create_jobs`]: jobs, attempts history, log lines;
-//! - [`m20261129_000003_create_processes`]: the registry of live processes.
+//! - [`m20261129_000003_create_processes`]: the registry of live processes;
+//! - [`m20261130_000004_process_liveness`]: processes that stopped heart-beating
+//!   are marked gone, not deleted; running jobs are indexed by owner.
 
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261129_000001_create_queues;
 pub mod m20261129_000002_create_jobs;
 pub mod m20261129_000003_create_processes;
+pub mod m20261130_000004_process_liveness;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -28,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_queues::Migration),
             Box::new(m20261129_000002_create_jobs::Migration),
             Box::new(m20261129_000003_create_processes::Migration),
+            Box::new(m20261130_000004_process_liveness::Migration),
         ]
     }
 }

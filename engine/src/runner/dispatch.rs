@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc};
 
-use super::{RunningJob, Shutdown, StopReason, complete, execute, keeper};
+use super::{RunningJob, Shutdown, StopReason, complete, execute, jittered, keeper};
 use crate::clock::duration_us;
 use crate::engine::Engine;
 use crate::events::JobEventKind;
@@ -88,7 +88,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
                     }
                 }
                 () = &mut changed => settings_read = None,
-                () = tokio::time::sleep(poll) => {}
+                () = tokio::time::sleep(jittered(poll)) => {}
             }
             continue;
         }
@@ -116,7 +116,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
             }
             Err(err) => {
                 failures += 1;
-                let pause = poll.mul_f64(f64::from(failures.min(10)));
+                let pause = jittered(poll.mul_f64(f64::from(failures.min(10))));
                 tracing::warn!(%queue, %err, ?pause, "claim failed; backing off");
                 tokio::select! {
                     () = shutdown.drain.cancelled() => break,
@@ -154,7 +154,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         // Nothing more is ready: sleep until the next job is due, a put
         // wakes us, or the poll interval passes (puts by other processes).
         let now = engine.clock().now_us();
-        let mut wake_at = now.saturating_add(duration_us(poll));
+        let mut wake_at = now.saturating_add(duration_us(jittered(poll)));
         match engine.store().next_due(&queue).await {
             Ok(Some(due)) if due <= now => continue,
             Ok(Some(due)) => wake_at = wake_at.min(due),

@@ -1,6 +1,7 @@
 //! The lock keeper: renews this process's locks in a queue every
 //! lock_timeout/4, cancels runs whose lock was lost or whose abort was
-//! requested through the database, and rescues expired locks.
+//! requested through the database, and rescues expired locks. The abort
+//! watch reads abort requests each second, for when a signal was lost.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,9 @@ use crate::engine::Engine;
 use crate::events::JobEventKind;
 use crate::queue::QueueSettings;
 
+/// How often running jobs are checked for abort requests.
+pub const ABORT_POLL: Duration = Duration::from_secs(1);
+
 /// Renews and rescues until aborted by the queue's runner.
 pub(crate) async fn run(engine: Engine, queue: Arc<str>) {
     loop {
@@ -22,6 +26,29 @@ pub(crate) async fn run(engine: Engine, queue: Arc<str>) {
         engine.clock().sleep(timeout / 4).await;
         renew(&engine, &queue, timeout).await;
         rescue(&engine, &queue).await;
+    }
+}
+
+/// Cancels this process's runs whose abort was requested in the database,
+/// each [`ABORT_POLL`]. Signals usually deliver aborts first; this bounds
+/// the delay when they cannot (SQLite, a lost listener connection).
+pub(crate) async fn watch_aborts(engine: Engine) {
+    loop {
+        engine.clock().sleep(ABORT_POLL).await;
+        if engine.running().is_empty() {
+            continue;
+        }
+        match engine.store().abort_requested(engine.process_id()).await {
+            Ok(ids) => {
+                let running = engine.running();
+                for id in ids {
+                    if let Some(job) = running.get(&id) {
+                        job.stop(StopReason::Aborted);
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(%err, "could not read abort requests"),
+        }
     }
 }
 

@@ -8,22 +8,27 @@
 //!   due or a put wakes it;
 //! - `execute` runs one attempt (cancellation, `max_time`, panics);
 //! - `complete` writes finished attempts in batches;
-//! - `keeper` renews this process's locks and rescues expired ones;
+//! - `keeper` renews this process's locks, rescues expired ones, and
+//!   watches for abort requests;
+//! - `listen` turns other processes' signals into local wake-ups;
 //! - `publish` sends the stats snapshot each second.
 
 mod complete;
 mod dispatch;
 mod execute;
 mod keeper;
+mod listen;
 mod publish;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use rand::Rng;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::duration_us;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::queue::{QueueSettings, validate_queue_name};
@@ -35,6 +40,12 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const CANCEL_GRACE: Duration = Duration::from_secs(2);
 /// How often the process records that it is alive.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// A process whose heartbeat is older than this is marked gone. Its jobs
+/// are rescued when their locks expire, not before: a process that was
+/// merely frozen may still hold valid locks.
+pub const GONE_AFTER: Duration = Duration::from_secs(30);
+/// How long a gone process stays listed before it is forgotten.
+pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// How often the supervisor looks for queues created by other processes.
 const QUEUE_DISCOVERY_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -146,9 +157,22 @@ impl Engine {
         self.store()
             .register_process(&info, self.clock().now_us())
             .await?;
+        // Listen before the first claim, so no signal after it is missed. A
+        // failure here is not fatal: the listener retries, runners poll.
+        let listener = match self.store().listen().await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(%err, "could not listen for signals; runners poll meanwhile");
+                None
+            }
+        };
         let shutdown = Shutdown::default();
         let mut background = JoinSet::new();
-        background.spawn(heartbeat(self.clone()));
+        if self.store().backend() == sea_orm::DbBackend::Postgres {
+            background.spawn(listen::run(self.clone(), listener));
+        }
+        background.spawn(heartbeat(self.clone(), info));
+        background.spawn(keeper::watch_aborts(self.clone()));
         background.spawn(publish::run(self.clone()));
         let supervisor = tokio::spawn(supervise(self.clone(), options, shutdown.clone()));
         Ok(Workers {
@@ -231,16 +255,48 @@ async fn supervise(engine: Engine, options: WorkerOptions, shutdown: Shutdown) {
     }
 }
 
-/// Records that this process is alive.
-async fn heartbeat(engine: Engine) {
+/// Records that this process is alive, and marks processes that stopped
+/// heart-beating as gone (every process does this; the update is idempotent).
+async fn heartbeat(engine: Engine, info: ProcessInfo) {
+    let store = engine.store();
     loop {
         engine.clock().sleep(HEARTBEAT_INTERVAL).await;
-        if let Err(err) = engine
-            .store()
-            .heartbeat(engine.process_id(), engine.clock().now_us())
-            .await
-        {
-            tracing::warn!(%err, "heartbeat failed");
+        let now = engine.clock().now_us();
+        match store.heartbeat(&info.id, now).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    "this process was forgotten after missing heartbeats; registering again"
+                );
+                if let Err(err) = store.register_process(&info, now).await {
+                    tracing::warn!(%err, "could not register again");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "heartbeat failed");
+                continue;
+            }
+        }
+        let stale_before = now.saturating_sub(duration_us(GONE_AFTER));
+        let forget_before = now.saturating_sub(duration_us(FORGET_AFTER));
+        match store.mark_gone(now, stale_before, forget_before).await {
+            Ok(gone) => {
+                for process in gone {
+                    tracing::warn!(
+                        process = %process.id,
+                        host = %process.host,
+                        pid = process.pid,
+                        silent_secs = (now - process.heartbeat_at) / 1_000_000,
+                        "a process stopped heart-beating and is marked gone; its jobs are rescued when their locks expire"
+                    );
+                }
+            }
+            Err(err) => tracing::warn!(%err, "could not check other processes' heartbeats"),
         }
     }
+}
+
+/// `interval` ± 20 %, so processes that started together don't poll in step.
+pub(crate) fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::rng().random_range(0.8..1.2))
 }

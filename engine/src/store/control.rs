@@ -1,7 +1,8 @@
-//! Operator control of single jobs: abort.
+//! Operator control of single jobs: abort, and what running jobs report.
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
+use super::signal::Signal;
 use super::{CountDeltas, Store};
 use crate::error::{Error, Result};
 use crate::state::JobState;
@@ -67,6 +68,7 @@ impl Store {
                     vec![id.into()],
                 ))
                 .await?;
+                self.signal(&txn, &[Signal::Abort(id.to_owned())]).await?;
                 AbortOutcome::Requested {
                     owner: current.owner,
                 }
@@ -90,6 +92,24 @@ impl Store {
             queue: current.queue,
             job_type: current.job_type,
         })
+    }
+
+    /// The running jobs of `owner` whose abort was requested (read through
+    /// the partial index of running jobs by owner).
+    pub async fn abort_requested(&self, owner: &str) -> Result<Vec<String>> {
+        #[derive(FromQueryResult)]
+        struct Id {
+            id: String,
+        }
+        Ok(Id::find_by_statement(self.stmt(
+            "SELECT id FROM jobs WHERE owner = $1 AND state = 'running' AND abort_requested",
+            vec![owner.into()],
+        ))
+        .all(&self.read)
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .collect())
     }
 
     /// Records a running job's progress.

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
+use super::signal::Signal;
 use super::{CountDeltas, Store, value_rows};
 use crate::error::Result;
 use crate::state::JobState;
@@ -164,6 +165,13 @@ impl Store {
         )
         .await?;
         deltas.apply(self, &txn).await?;
+        // Handed-back jobs can run at once, in any process.
+        if batch
+            .iter()
+            .any(|f| f.outcome == Outcome::Released && accepted.contains(&f.id))
+        {
+            self.signal(&txn, &[Signal::Put(queue.to_owned())]).await?;
+        }
         txn.commit().await?;
         Ok(accepted)
     }

@@ -8,6 +8,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
 
 use super::finish::AttemptRow;
+use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders, value_rows};
 use crate::error::Result;
 use crate::state::JobState;
@@ -143,6 +144,7 @@ impl Store {
         )
         .await?;
         deltas.apply(self, &txn).await?;
+        self.signal(&txn, &[Signal::Put(queue.to_owned())]).await?;
         txn.commit().await?;
         Ok(rescued)
     }

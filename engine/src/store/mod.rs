@@ -9,7 +9,7 @@
 //! ready jobs; [`finish`] writes batches of results; [`lock`] renews and
 //! rescues locks; [`control`] aborts; [`read`] answers queries; [`queues`]
 //! holds queue settings and the per-(queue, state) counters; [`process`]
-//! registers engine processes.
+//! registers engine processes; [`signal`] tells other processes what changed.
 
 pub mod claim;
 pub mod control;
@@ -19,6 +19,7 @@ pub mod process;
 pub mod put;
 pub mod queues;
 pub mod read;
+pub mod signal;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,13 +47,24 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections to the database, split for SQLite into one writer and a few
 /// readers: SQLite allows one writer at a time, and one connection that
 /// never waits on a lock does as well as several that take turns.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     write: DatabaseConnection,
     read: DatabaseConnection,
     backend: DbBackend,
+    /// Where the database is (the signal listener opens its own connection).
+    url: Arc<str>,
     /// Rows inserted since planner statistics were last refreshed.
     inserted_since_analyze: Arc<AtomicU64>,
+}
+
+// By hand: the URL may hold a password.
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Changes to the per-(queue, state) counters, applied in the transaction
@@ -131,6 +143,7 @@ impl Store {
                 write,
                 read,
                 backend: DbBackend::Sqlite,
+                url: url.into(),
                 inserted_since_analyze: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -144,6 +157,7 @@ impl Store {
                 read: write.clone(),
                 write,
                 backend: DbBackend::Postgres,
+                url: url.into(),
                 inserted_since_analyze: Arc::default(),
             })
         } else {

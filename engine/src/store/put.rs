@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, SqlErr, Value};
 
+use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders};
 use crate::error::{Error, Result};
 use crate::queue::QueueSettings;
@@ -118,10 +119,13 @@ impl Store {
             *per_queue.entry(&job.queue).or_default() += 1;
         }
         let mut deltas = CountDeltas::default();
+        let mut signals = Vec::with_capacity(per_queue.len());
         for (queue, n) in per_queue {
             deltas.moved(queue, None, Some(JobState::Pending), n);
+            signals.push(Signal::Put(queue.to_owned()));
         }
         deltas.apply(self, &txn).await?;
+        self.signal(&txn, &signals).await?;
         txn.commit().await?;
         self.note_inserted(inserted.len());
         Ok(inserted)

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
+use super::signal::Signal;
 use super::{Store, placeholders};
 use crate::error::{Error, Result};
 use crate::queue::{Queue, QueueSettings};
@@ -89,6 +90,9 @@ impl Store {
             ))
             .await?;
         }
+        if !names.is_empty() {
+            self.signal(conn, &[Signal::Queues]).await?;
+        }
         Ok(())
     }
 
@@ -140,6 +144,7 @@ impl Store {
         if result.rows_affected() == 0 {
             return Err(Error::QueueNotFound(name.to_owned()));
         }
+        self.signal(&self.write, &[Signal::Queues]).await?;
         Ok(())
     }
 

@@ -1,68 +1,16 @@
-//! Shared test support: fresh databases per backend, test job types, and
-//! waiting helpers that poll with a deadline instead of sleeping.
+//! Shared test support: the engine's test job types and event helpers, on
+//! top of amboy-testkit's fresh databases and deadline-bound waiting.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use amboy::{Engine, EngineBuilder, Event, Job, JobContext, JobError, JobEvent};
+pub use amboy_testkit::{Backend, eventually};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-
-/// A database a test owns; dropped with the test.
-pub struct TestDb {
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-/// The backends the conformance suite runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub async fn fresh(self) -> TestDb {
-        match self {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!(
-                    "sqlite://{}?mode=rwc",
-                    dir.path().join("amboy.db").display()
-                );
-                TestDb {
-                    url,
-                    _dir: Some(dir),
-                }
-            }
-            Backend::Postgres => {
-                use sea_orm::ConnectionTrait;
-                let admin_url = std::env::var("AMBOY_TEST_POSTGRES_URL").unwrap_or_else(|_| {
-                    "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned()
-                });
-                let admin = sea_orm::Database::connect(&admin_url)
-                    .await
-                    .unwrap_or_else(|err| panic!("PostgreSQL at {admin_url}: {err}"));
-                let name = format!("amboy_test_{}", uuid::Uuid::now_v7().simple());
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(base, _)| base);
-                TestDb {
-                    url: format!("{base}/{name}"),
-                    _dir: None,
-                }
-            }
-        }
-    }
-}
 
 /// An engine builder with every test job type registered.
 pub fn builder() -> EngineBuilder {
@@ -165,25 +113,6 @@ impl Job for Freeze {
             let _ = rx.recv();
         }
         Ok(())
-    }
-}
-
-/// Polls `check` until it returns `Some`, failing with `what` at the deadline.
-pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let until = tokio::time::Instant::now() + deadline;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < until,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
