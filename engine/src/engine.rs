@@ -17,7 +17,7 @@ use crate::registry::Registry;
 use crate::runner::RunningJob;
 use crate::spec::{JobInsert, NewJob};
 use crate::state::JobState;
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 use crate::store::control::AbortOutcome;
 
 /// How often a wait re-reads the database, for changes made by other
@@ -64,6 +64,7 @@ pub struct EngineBuilder {
     clock: Clock,
     process_id: Option<String>,
     shell_enabled: bool,
+    store: StoreOptions,
 }
 
 impl EngineBuilder {
@@ -93,9 +94,16 @@ impl EngineBuilder {
         self
     }
 
+    /// Sets how many connections the engine opens to PostgreSQL (default
+    /// 8, plus one for signals; ignored on SQLite).
+    pub fn postgres_pool(mut self, connections: u32) -> Self {
+        self.store.postgres_pool = connections;
+        self
+    }
+
     /// Connects to `database_url`, migrates the schema, and returns the engine.
     pub async fn connect(self, database_url: &str) -> Result<Engine> {
-        let store = Store::connect(database_url).await?;
+        let store = Store::connect_with(database_url, &self.store).await?;
         Ok(self.build(store))
     }
 

@@ -793,6 +793,37 @@ async fn a_silent_process_is_marked_gone_and_its_job_rescued(backend: Backend) {
     assert!(live.processes().await.unwrap().is_empty());
 }
 
+/// Processes starting together on an empty database migrate it once; the
+/// others wait their turn and find nothing to do.
+async fn processes_starting_together_migrate_once(backend: Backend) {
+    let db = backend.fresh().await;
+    let connects = (0..4).map(|i| builder().process_id(format!("p{i}")).connect(&db.url));
+    let engines = futures::future::join_all(connects).await;
+    for engine in engines {
+        let engine = engine.expect("every process connects");
+        assert!(engine.migrations_current().await.unwrap());
+    }
+    let err = builder()
+        .postgres_pool(0)
+        .connect(&db.url)
+        .await
+        .map(|_| ());
+    match backend {
+        // SQLite ignores the pool size.
+        Backend::Sqlite => err.unwrap(),
+        Backend::Postgres => assert!(
+            matches!(
+                err,
+                Err(Error::InvalidInput {
+                    field: "database pool size",
+                    ..
+                })
+            ),
+            "{err:?}"
+        ),
+    }
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -829,4 +860,5 @@ conformance!(
     an_abort_reaches_the_owner_in_another_process,
     a_put_in_one_process_starts_work_in_another,
     a_silent_process_is_marked_gone_and_its_job_rescued,
+    processes_starting_together_migrate_once,
 );

@@ -22,8 +22,8 @@ pub struct GlobalArgs {
     /// [default: sqlite://amboy.db?mode=rwc]
     #[arg(long, env = "AMBOY_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
-    /// A TOML file with any of: database_url, listen, log, log_format,
-    /// enable_shell_jobs, queues, shutdown_timeout_secs.
+    /// A TOML file with any of: database_url, database_pool, listen, log,
+    /// log_format, enable_shell_jobs, queues, shutdown_timeout_secs.
     #[arg(long, env = "AMBOY_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// Log filter, e.g. `info` or `amboy=debug` [default: info; RUST_LOG is read too]
@@ -32,6 +32,10 @@ pub struct GlobalArgs {
     /// Log format.
     #[arg(long, env = "AMBOY_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Connections to PostgreSQL per process (plus one for signals);
+    /// ignored on SQLite [default: 8]
+    #[arg(long, env = "AMBOY_DATABASE_POOL", global = true, value_name = "N")]
+    pub database_pool: Option<u32>,
 }
 
 /// How log lines look.

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use amboy::store::{DEFAULT_POSTGRES_POOL, StoreOptions};
 use anyhow::Context as _;
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
@@ -26,6 +27,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct FileConfig {
     /// See `--database-url`.
     pub database_url: Option<String>,
+    /// See `--database-pool`.
+    pub database_pool: Option<u32>,
     /// See `--listen`.
     pub listen: Option<String>,
     /// See `--log`.
@@ -45,6 +48,8 @@ pub struct FileConfig {
 pub struct Config {
     /// The database URL.
     pub database_url: String,
+    /// How to connect to it.
+    pub store: StoreOptions,
     /// The log filter.
     pub log: String,
     /// The log format.
@@ -82,6 +87,12 @@ impl Config {
                 .clone()
                 .or_else(|| file.database_url.clone())
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            store: StoreOptions {
+                postgres_pool: args
+                    .database_pool
+                    .or(file.database_pool)
+                    .unwrap_or(DEFAULT_POSTGRES_POOL),
+            },
             log,
             log_format: args
                 .log_format

@@ -18,6 +18,7 @@ use crate::config::{Config, WorkerConfig};
 pub async fn connect(config: &Config, enable_shell_jobs: bool) -> anyhow::Result<Engine> {
     Engine::builder()
         .enable_shell_jobs(enable_shell_jobs)
+        .postgres_pool(config.store.postgres_pool)
         .connect(&config.database_url)
         .await
         .with_context(|| format!("connecting to {}", redact(&config.database_url)))

@@ -37,8 +37,17 @@ use crate::state::JobState;
 
 /// Reader connections for a SQLite file (readers never block the writer in WAL mode).
 const SQLITE_READERS: u32 = 4;
-/// Connections to PostgreSQL; on 2 cores a small pool beats a large one.
-const POSTGRES_POOL: u32 = 8;
+/// Connections to PostgreSQL by default; on 2 cores a small pool beats a
+/// large one. The signal listener uses one more of its own.
+pub const DEFAULT_POSTGRES_POOL: u32 = 8;
+/// Bounds of the PostgreSQL pool size.
+pub const MIN_POSTGRES_POOL: u32 = 1;
+/// See [`MIN_POSTGRES_POOL`].
+pub const MAX_POSTGRES_POOL: u32 = 1_000;
+/// Key of the PostgreSQL advisory lock held while migrating, so processes
+/// starting together migrate one after another (the later ones find
+/// nothing to do). Arbitrary; "amboy" in ASCII.
+const MIGRATION_LOCK: i64 = 0x616d_626f_79;
 /// Rows inserted between two refreshes of PostgreSQL's planner statistics.
 pub const ANALYZE_EVERY_ROWS: u64 = 10_000;
 /// How long a SQLite connection waits on another process's write lock.
@@ -116,17 +125,56 @@ impl CountDeltas {
     }
 }
 
+/// How to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Pool size on PostgreSQL. SQLite always uses one writer and
+    /// [`SQLITE_READERS`] readers.
+    pub postgres_pool: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            postgres_pool: DEFAULT_POSTGRES_POOL,
+        }
+    }
+}
+
 impl Store {
-    /// Connects and brings the schema up to date.
+    /// Connects with default options and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Store> {
-        let store = Self::connect_without_migrating(url).await?;
-        Migrator::up(&store.write, None).await?;
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store> {
+        let store = Self::connect_without_migrating(url, options).await?;
+        store.migrate().await?;
         Ok(store)
+    }
+
+    /// Applies pending migrations, all in one transaction, so processes
+    /// that start together take turns and the later ones find nothing to
+    /// do: on SQLite the transaction holds the write lock from `BEGIN`; on
+    /// PostgreSQL it takes an advisory lock first.
+    pub async fn migrate(&self) -> Result<()> {
+        let txn = self.begin().await?;
+        if self.backend == DbBackend::Postgres {
+            txn.execute_raw(self.stmt(
+                "SELECT pg_advisory_xact_lock($1)",
+                vec![MIGRATION_LOCK.into()],
+            ))
+            .await?;
+        }
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Connects without touching the schema (for `amboy migrate` status and
     /// for processes that must not migrate).
-    pub async fn connect_without_migrating(url: &str) -> Result<Store> {
+    pub async fn connect_without_migrating(url: &str, options: &StoreOptions) -> Result<Store> {
         if url.starts_with("sqlite:") {
             let write = Database::connect(sqlite_options(url, 1)).await?;
             // WAL is a property of the file: set once, readers then see it.
@@ -147,12 +195,21 @@ impl Store {
                 inserted_since_analyze: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let mut options = ConnectOptions::new(url);
-            options
-                .max_connections(POSTGRES_POOL)
+            if !(MIN_POSTGRES_POOL..=MAX_POSTGRES_POOL).contains(&options.postgres_pool) {
+                return Err(Error::InvalidInput {
+                    field: "database pool size",
+                    reason: format!(
+                        "must be between {MIN_POSTGRES_POOL} and {MAX_POSTGRES_POOL} (got {})",
+                        options.postgres_pool
+                    ),
+                });
+            }
+            let mut connect = ConnectOptions::new(url);
+            connect
+                .max_connections(options.postgres_pool)
                 .sqlx_logging(false)
                 .test_before_acquire(false);
-            let write = Database::connect(options).await?;
+            let write = Database::connect(connect).await?;
             Ok(Store {
                 read: write.clone(),
                 write,

@@ -10,7 +10,7 @@ use crate::serve::redact;
 /// Runs the command.
 pub async fn run(config: &Config, args: &MigrateArgs) -> anyhow::Result<()> {
     let url = &config.database_url;
-    let store = Store::connect_without_migrating(url)
+    let store = Store::connect_without_migrating(url, &config.store)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
     if store.migrations_current().await? {
@@ -21,7 +21,7 @@ pub async fn run(config: &Config, args: &MigrateArgs) -> anyhow::Result<()> {
         println!("migrations are pending; run `amboy migrate`");
         std::process::exit(3);
     }
-    Store::connect(url).await.context("migrating")?;
+    store.migrate().await.context("migrating")?;
     println!("schema migrated");
     Ok(())
 }
