@@ -25,6 +25,8 @@ const PUT_BATCH: usize = 10_000;
 const RUNS: usize = 3;
 /// Sequential enqueue→start samples for the latency figure.
 const LATENCY_SAMPLES: usize = 300;
+/// Samples taken first and not counted, while connections open.
+const WARMUP_SAMPLES: usize = 20;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -116,6 +118,7 @@ async fn worker(url: &str, queue: &str) -> anyhow::Result<()> {
             ..WorkerOptions::default()
         })
         .await?;
+    println!("ready");
     tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
         .await??;
     workers.shutdown(Duration::from_secs(10)).await;
@@ -127,7 +130,23 @@ fn spawn_worker(url: &str, queue: &str) -> anyhow::Result<Child> {
     Ok(Command::new(std::env::current_exe()?)
         .args(["worker", url, queue])
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()?)
+}
+
+/// Waits for a worker process to say its workers have started.
+async fn ready(child: &mut Child) -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let stdout = child.stdout.take().context("worker stdout")?;
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map(|_| line)
+    })
+    .await??;
+    anyhow::ensure!(line.trim() == "ready", "worker said {line:?}");
+    Ok(())
 }
 
 fn stop_workers(children: Vec<Child>) -> anyhow::Result<()> {
@@ -173,6 +192,7 @@ async fn burn_down_by_processes(url: &str, processes: usize) -> anyhow::Result<f
     let children = (0..processes)
         .map(|_| spawn_worker(url, "bench"))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Started (not ready): process start-up is part of the figure.
     while completed(&engine, "bench").await? < JOBS as i64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -183,35 +203,36 @@ async fn burn_down_by_processes(url: &str, processes: usize) -> anyhow::Result<f
 
 /// Puts one no-op every 10 ms while another process works the queue, and
 /// reads each job's start − put time from the database (one clock: both
-/// processes are on this machine).
+/// processes are on this machine). The first few samples are not counted.
 async fn cross_process_latency(url: &str) -> anyhow::Result<(Duration, Duration)> {
     let engine = Engine::connect(url).await?;
-    let child = spawn_worker(url, "latency")?;
-    while engine.processes().await?.is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    for _ in 0..LATENCY_SAMPLES {
+    let mut child = spawn_worker(url, "latency")?;
+    ready(&mut child).await?;
+    for _ in 0..WARMUP_SAMPLES + LATENCY_SAMPLES {
         engine
             .put(NewJob::from_json("latency", "noop", "{}"))
             .await?;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    while completed(&engine, "latency").await? < LATENCY_SAMPLES as i64 {
+    while completed(&engine, "latency").await? < (WARMUP_SAMPLES + LATENCY_SAMPLES) as i64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     stop_workers(vec![child])?;
+    // Ids are UUIDv7: in put order.
     let jobs = engine
         .list(&JobFilter {
             queue: Some("latency".into()),
-            limit: LATENCY_SAMPLES as u32,
+            limit: (WARMUP_SAMPLES + LATENCY_SAMPLES) as u32,
             ..JobFilter::default()
         })
         .await?;
     let mut samples: Vec<Duration> = jobs
         .iter()
+        .skip(WARMUP_SAMPLES)
         .filter_map(|job| (job.started_at? - job.created_at).to_std().ok())
         .collect();
     anyhow::ensure!(samples.len() == LATENCY_SAMPLES, "missing start times");
+
     samples.sort();
     Ok(percentiles(&samples))
 }

@@ -17,8 +17,8 @@ use crate::registry::Registry;
 use crate::runner::RunningJob;
 use crate::spec::{JobInsert, NewJob};
 use crate::state::JobState;
-use crate::store::{Store, StoreOptions};
 use crate::store::control::AbortOutcome;
+use crate::store::{Store, StoreOptions};
 
 /// How often a wait re-reads the database, for changes made by other
 /// processes (changes in this process wake it at once).

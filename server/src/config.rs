@@ -166,11 +166,12 @@ mod tests {
         let path = dir.path().join("amboy.toml");
         std::fs::write(
             &path,
-            "database_url = \"sqlite::memory:\"\nlisten = \"127.0.0.1:4000\"\n",
+            "database_url = \"sqlite::memory:\"\nlisten = \"127.0.0.1:4000\"\ndatabase_pool = 20\n",
         )
         .unwrap();
         let config = Config::load(&global(Some(&path))).unwrap();
         assert_eq!(config.database_url, "sqlite::memory:");
+        assert_eq!(config.store.postgres_pool, 20);
         let serve = ServeArgs {
             listen: None,
             worker: WorkerArgs {
@@ -187,11 +188,13 @@ mod tests {
         assert_eq!(config.listen(&flagged).unwrap().port(), 5000);
         let mut args = global(Some(&path));
         args.database_url = Some("sqlite://x.db".into());
-        assert_eq!(Config::load(&args).unwrap().database_url, "sqlite://x.db");
-        assert_eq!(
-            Config::load(&global(None)).unwrap().database_url,
-            DEFAULT_DATABASE_URL
-        );
+        args.database_pool = Some(3);
+        let flagged = Config::load(&args).unwrap();
+        assert_eq!(flagged.database_url, "sqlite://x.db");
+        assert_eq!(flagged.store.postgres_pool, 3);
+        let defaults = Config::load(&global(None)).unwrap();
+        assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(defaults.store, StoreOptions::default());
     }
 
     #[test]

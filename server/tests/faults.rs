@@ -303,10 +303,12 @@ async fn workers_ride_out_a_lost_database_connection() {
     assert!(proxy.accepted() > before, "the workers reconnected");
     for worker in &mut workers {
         let log = worker.log();
-        assert!(
-            log.contains("\"level\":\"WARN\""),
-            "the worker did not notice the outage:\n{log}"
-        );
+        let warnings = log.matches("\"level\":\"WARN\"").count();
+        assert!(warnings > 0, "the worker did not notice the outage:\n{log}");
+        eprintln!("a worker logged {warnings} warnings about the outage");
+        if std::env::var_os("AMBOY_SHOW_LOGS").is_some() {
+            eprintln!("{log}");
+        }
         worker.stop().await;
     }
     eprintln!(
@@ -320,7 +322,7 @@ async fn a_frozen_owner_is_rescued_and_its_late_completion_refused() {
     let db = Backend::Postgres.fresh().await;
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::connect(&db.url).await.unwrap();
-    queue(&engine, "frozen", 1, 1_000).await;
+    queue(&engine, "frozen", 1, 2_000).await;
     let mut a = Worker::start(&db.url, "frozen", 30, dir.path());
     let a_id = process_id(&engine, &a).await;
     let id = engine

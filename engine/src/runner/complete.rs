@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::execute::Finished;
+use super::jittered;
 use crate::engine::Engine;
 use crate::events::JobEventKind;
 use crate::store::finish::Finish;
@@ -45,6 +46,7 @@ pub(crate) async fn run(
         }
         let finishes: Vec<Finish> = batch.iter().map(|f| f.finish.clone()).collect();
         let mut pause = RETRY_PAUSE;
+        let mut failures = 0u32;
         // A result is never dropped for a passing database error: the lock
         // is still ours until it expires, and the write is idempotent.
         let accepted = loop {
@@ -53,11 +55,17 @@ pub(crate) async fn run(
                 .finish(&queue, engine.process_id(), &finishes)
                 .await
             {
-                Ok(accepted) => break accepted,
+                Ok(accepted) => {
+                    if failures > 0 {
+                        tracing::info!(%queue, failures, jobs = finishes.len(), "recorded results after database errors");
+                    }
+                    break accepted;
+                }
                 Err(err) => {
                     tracing::warn!(%queue, %err, jobs = finishes.len(), ?pause, "could not record results; retrying");
-                    tokio::time::sleep(pause).await;
+                    tokio::time::sleep(jittered(pause)).await;
                     pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                    failures += 1;
                 }
             }
         };

@@ -108,6 +108,9 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
             .await;
         let claimed = match claimed {
             Ok(claimed) => {
+                if failures > 0 {
+                    tracing::info!(%queue, failures, "claiming again after database errors");
+                }
                 failures = 0;
                 if claimed.promoted {
                     promoted = Some(Instant::now());

@@ -154,9 +154,6 @@ impl Engine {
                 .as_ref()
                 .map_or_else(|| "*".to_owned(), |queues| queues.join(",")),
         };
-        self.store()
-            .register_process(&info, self.clock().now_us())
-            .await?;
         // Listen before the first claim, so no signal after it is missed. A
         // failure here is not fatal: the listener retries, runners poll.
         let listener = match self.store().listen().await {
@@ -166,6 +163,9 @@ impl Engine {
                 None
             }
         };
+        self.store()
+            .register_process(&info, self.clock().now_us())
+            .await?;
         let shutdown = Shutdown::default();
         let mut background = JoinSet::new();
         if self.store().backend() == sea_orm::DbBackend::Postgres {

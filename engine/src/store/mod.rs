@@ -47,7 +47,7 @@ pub const MAX_POSTGRES_POOL: u32 = 1_000;
 /// Key of the PostgreSQL advisory lock held while migrating, so processes
 /// starting together migrate one after another (the later ones find
 /// nothing to do). Arbitrary; "amboy" in ASCII.
-const MIGRATION_LOCK: i64 = 0x616d_626f_79;
+const MIGRATION_LOCK: i64 = 0x0061_6d62_6f79;
 /// Rows inserted between two refreshes of PostgreSQL's planner statistics.
 pub const ANALYZE_EVERY_ROWS: u64 = 10_000;
 /// How long a SQLite connection waits on another process's write lock.
