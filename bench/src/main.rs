@@ -159,35 +159,13 @@ fn stop_workers(children: Vec<Child>) -> anyhow::Result<()> {
 }
 
 async fn completed(engine: &Engine, queue: &str) -> anyhow::Result<i64> {
-    Ok(engine
-        .queue_counts()
-        .await?
-        .iter()
-        .find(|q| q.queue == queue)
-        .map_or(0, |q| q.counts[&JobState::Completed]))
+    Ok(engine.counts(queue).await?[&JobState::Completed])
 }
 
 /// Puts `JOBS` no-ops, then times `processes` worker processes (started
 /// after the put, startup included) burning them down.
 async fn burn_down_by_processes(url: &str, processes: usize) -> anyhow::Result<f64> {
-    let engine = Engine::connect(url).await?;
-    engine
-        .set_queue(
-            "bench",
-            QueueSettings {
-                concurrency: WORKERS,
-                ..QueueSettings::default()
-            },
-        )
-        .await?;
-    let mut jobs = (0..JOBS).map(|_| NewJob::from_json("bench", "noop", "{}"));
-    loop {
-        let batch: Vec<NewJob> = jobs.by_ref().take(PUT_BATCH).collect();
-        if batch.is_empty() {
-            break;
-        }
-        engine.put_many(batch).await?;
-    }
+    let (engine, _) = load(url).await?;
     let started = Instant::now();
     let children = (0..processes)
         .map(|_| spawn_worker(url, "bench"))
@@ -237,8 +215,9 @@ async fn cross_process_latency(url: &str) -> anyhow::Result<(Duration, Duration)
     Ok(percentiles(&samples))
 }
 
-/// Bulk-enqueues `JOBS` no-ops, then burns them down; returns (enqueue/s, burn-down/s).
-async fn burn_down(url: &str) -> anyhow::Result<(f64, f64)> {
+/// Creates the `bench` queue and bulk-enqueues `JOBS` no-ops into it, in
+/// `PUT_BATCH`-job calls; returns the engine and the enqueue rate (jobs/s).
+async fn load(url: &str) -> anyhow::Result<(Engine, f64)> {
     let engine = Engine::connect(url).await?;
     engine
         .set_queue(
@@ -261,7 +240,12 @@ async fn burn_down(url: &str) -> anyhow::Result<(f64, f64)> {
         }
         engine.put_many(batch).await?;
     }
-    let enqueue_rate = JOBS as f64 / started.elapsed().as_secs_f64();
+    Ok((engine, JOBS as f64 / started.elapsed().as_secs_f64()))
+}
+
+/// Bulk-enqueues `JOBS` no-ops, then burns them down; returns (enqueue/s, burn-down/s).
+async fn burn_down(url: &str) -> anyhow::Result<(f64, f64)> {
+    let (engine, enqueue_rate) = load(url).await?;
 
     let started = Instant::now();
     let workers = engine
@@ -275,11 +259,7 @@ async fn burn_down(url: &str) -> anyhow::Result<(f64, f64)> {
         .await?;
     let burn_rate = JOBS as f64 / started.elapsed().as_secs_f64();
     workers.shutdown(Duration::from_secs(10)).await;
-    let done = engine.queue_counts().await?;
-    let completed = done
-        .iter()
-        .map(|q| q.counts[&amboy::JobState::Completed])
-        .sum::<i64>();
+    let completed = completed(&engine, "bench").await?;
     anyhow::ensure!(
         completed == JOBS as i64,
         "only {completed} of {JOBS} jobs completed"

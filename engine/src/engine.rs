@@ -1,7 +1,7 @@
 //! [`Engine`]: the handle everything else uses — put, get, wait, abort,
 //! queues, stats, events, and starting workers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -446,14 +446,33 @@ impl Engine {
             .counts(None)
             .await?
             .into_iter()
-            .map(|(queue, mut counts)| {
-                for state in JobState::ALL {
-                    counts.entry(state).or_insert(0);
-                }
-                QueueCounts { queue, counts }
+            .map(|(queue, counts)| QueueCounts {
+                queue,
+                counts: every_state(counts),
             })
             .collect())
     }
+
+    /// One queue's job counts by state (every state present), read from the
+    /// counters; [`Error::QueueNotFound`] if there is no such queue.
+    pub async fn counts(&self, queue: &str) -> Result<BTreeMap<JobState, i64>> {
+        validate_queue_name(queue)?;
+        self.inner
+            .store
+            .counts(Some(&[queue]))
+            .await?
+            .remove(queue)
+            .map(every_state)
+            .ok_or_else(|| Error::QueueNotFound(queue.to_owned()))
+    }
+}
+
+/// `counts` with a zero for every state it lacks.
+fn every_state(mut counts: BTreeMap<JobState, i64>) -> BTreeMap<JobState, i64> {
+    for state in JobState::ALL {
+        counts.entry(state).or_insert(0);
+    }
+    counts
 }
 
 /// Waits for a job event matching `wanted`, or for the recheck interval

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use amboy::{
-    AbortOutcome, Engine, Error, JobEventKind, JobFilter, JobState, ManualClock, NewJob,
-    QueueSettings, WorkerOptions,
+    AbortOutcome, Error, JobEventKind, JobFilter, JobState, ManualClock, NewJob, QueueSettings,
+    WorkerOptions,
 };
 use chrono::{TimeDelta, Utc};
 use common::{Backend, Block, Count, Flaky, Freeze, Panics, builder, eventually, next_event};
@@ -23,15 +23,9 @@ fn only(queue: &str) -> WorkerOptions {
     }
 }
 
-async fn counts(engine: &Engine, queue: &str) -> std::collections::BTreeMap<JobState, i64> {
-    engine
-        .queue_counts()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|q| q.queue == queue)
-        .map(|q| q.counts)
-        .unwrap_or_default()
+/// An engine standing for one process, named `id`.
+async fn process(url: &str, id: &str) -> amboy::Engine {
+    builder().process_id(id).connect(url).await.unwrap()
 }
 
 async fn many_producers_complete_every_job_exactly_once(backend: Backend) {
@@ -113,7 +107,7 @@ async fn many_producers_complete_every_job_exactly_once(backend: Backend) {
         seen += page.len();
     }
     assert_eq!(seen, 8 * (5 * 50 + 20));
-    let c = counts(&engine, "work").await;
+    let c = engine.counts("work").await.unwrap();
     assert_eq!(c[&JobState::Completed], 8 * 270);
     assert!(
         JobState::ALL
@@ -244,7 +238,7 @@ async fn exhausted_retries_fail_and_keep_every_error(backend: Backend) {
         detail.errors,
         ["boom 1", "boom 2", "boom 3 (attempt 3 of 3)"]
     );
-    let c = counts(&engine, "doomed").await;
+    let c = engine.counts("doomed").await.unwrap();
     assert_eq!(
         (
             c[&JobState::Failed],
@@ -307,7 +301,7 @@ async fn abort_pending_and_running(backend: Backend) {
     let job = engine.wait(&running, WAIT).await.unwrap();
     assert_eq!(job.state, JobState::Aborted);
     assert_eq!(job.last_error.as_deref(), Some("aborted by operator"));
-    let c = counts(&engine, "ab").await;
+    let c = engine.counts("ab").await.unwrap();
     assert_eq!(
         (
             c[&JobState::Aborted],
@@ -417,7 +411,7 @@ async fn duplicate_ids_are_refused_or_ignored(backend: Backend) {
         engine.get("fresh-1").await.unwrap_err(),
         Error::JobNotFound(_)
     ));
-    assert_eq!(counts(&engine, "dup").await[&JobState::Pending], 2);
+    assert_eq!(engine.counts("dup").await.unwrap()[&JobState::Pending], 2);
 }
 
 async fn bad_input_is_refused_and_stores_nothing(backend: Backend) {
@@ -481,6 +475,14 @@ async fn bad_input_is_refused_and_stores_nothing(backend: Backend) {
         engine.queue_counts().await.unwrap().is_empty(),
         "a queue was created"
     );
+    assert!(matches!(
+        engine.counts("q").await,
+        Err(Error::QueueNotFound(_))
+    ));
+    assert!(matches!(
+        engine.counts("no spaces").await,
+        Err(Error::InvalidQueueName { .. })
+    ));
     assert!(
         engine
             .list(&JobFilter {
@@ -590,7 +592,7 @@ async fn an_expired_lock_is_rescued_and_the_stale_completion_refused(backend: Ba
     stop_a_tx.send(()).unwrap();
     process_a.join().unwrap();
     workers_b.shutdown(WAIT).await;
-    let c = counts(&b, "r").await;
+    let c = b.counts("r").await.unwrap();
     assert_eq!(
         (
             c[&JobState::Completed],
@@ -621,7 +623,7 @@ async fn shutdown_drains_running_jobs(backend: Backend) {
         (job.state, job.attempt, job.owner),
         (JobState::Pending, 0, None)
     );
-    let c = counts(&engine, "sd").await;
+    let c = engine.counts("sd").await.unwrap();
     assert_eq!((c[&JobState::Pending], c[&JobState::Running]), (1, 0));
     let ids: HashSet<_> = engine
         .list(&JobFilter {
@@ -641,16 +643,8 @@ async fn shutdown_drains_running_jobs(backend: Backend) {
 /// one-second abort watch on SQLite).
 async fn an_abort_reaches_the_owner_in_another_process(backend: Backend) {
     let db = backend.fresh().await;
-    let owner = builder()
-        .process_id("owner")
-        .connect(&db.url)
-        .await
-        .unwrap();
-    let other = builder()
-        .process_id("other")
-        .connect(&db.url)
-        .await
-        .unwrap();
+    let owner = process(&db.url, "owner").await;
+    let other = process(&db.url, "other").await;
     let mut events = owner.subscribe();
     let workers = owner.start_workers(only("xa")).await.unwrap();
     let id = other
@@ -684,16 +678,8 @@ async fn an_abort_reaches_the_owner_in_another_process(backend: Backend) {
 /// (polling is made too slow to matter), on SQLite by polling.
 async fn a_put_in_one_process_starts_work_in_another(backend: Backend) {
     let db = backend.fresh().await;
-    let worker = builder()
-        .process_id("worker")
-        .connect(&db.url)
-        .await
-        .unwrap();
-    let producer = builder()
-        .process_id("producer")
-        .connect(&db.url)
-        .await
-        .unwrap();
+    let worker = process(&db.url, "worker").await;
+    let producer = process(&db.url, "producer").await;
     let poll_interval = match backend {
         Backend::Postgres => Duration::from_secs(3_600),
         Backend::Sqlite => Duration::from_millis(100),

@@ -5,7 +5,7 @@
 //! The connection is cut with a TCP proxy rather than by restarting the
 //! PostgreSQL server, which other tests share.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use amboy::builtin::sleep::Sleep;
 use amboy::{Engine, JobFilter, JobRecord, JobState, NewJob, QueueSettings};
-use amboy_testkit::{Backend, Proxy, eventually};
+use amboy_testkit::{Backend, Proxy, TestDb, eventually};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -114,22 +114,11 @@ async fn process_id(engine: &Engine, worker: &Worker) -> String {
     .await
 }
 
-async fn counts(engine: &Engine, queue: &str) -> BTreeMap<JobState, i64> {
-    engine
-        .queue_counts()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|q| q.queue == queue)
-        .map(|q| q.counts)
-        .unwrap_or_default()
-}
-
 async fn wait_for_count(engine: &Engine, queue: &str, state: JobState, at_least: i64) {
     eventually(
         &format!("{at_least} {state} jobs in {queue}"),
         WAIT,
-        || async { (counts(engine, queue).await[&state] >= at_least).then_some(()) },
+        || async { (engine.counts(queue).await.unwrap()[&state] >= at_least).then_some(()) },
     )
     .await;
 }
@@ -184,7 +173,7 @@ async fn assert_each_completed_once(engine: &Engine, queue: &str, total: usize) 
         );
         rerun.insert(job.id.clone());
     }
-    let c = counts(engine, queue).await;
+    let c = engine.counts(queue).await.unwrap();
     let total = i64::try_from(total).unwrap();
     assert_eq!(c[&JobState::Completed], total, "{c:?}");
     assert_eq!(c.values().sum::<i64>(), total, "{c:?}");
@@ -212,12 +201,18 @@ async fn queue(engine: &Engine, name: &str, concurrency: i32, lock_timeout_ms: i
         .unwrap();
 }
 
+/// A fresh PostgreSQL database, a directory for worker logs, and an engine
+/// (not working) to put jobs and watch them.
+async fn setup() -> (TestDb, tempfile::TempDir, Engine) {
+    let db = Backend::Postgres.fresh().await;
+    let engine = Engine::connect(&db.url).await.unwrap();
+    (db, tempfile::tempdir().unwrap(), engine)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_share_jobs_and_survive_a_sigkill() {
     const JOBS: usize = 10_000;
-    let db = Backend::Postgres.fresh().await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::connect(&db.url).await.unwrap();
+    let (db, dir, engine) = setup().await;
     queue(&engine, "share", 16, 3_000).await;
     put_sleeps(&engine, "share", JOBS, 10).await;
     let mut workers: Vec<Worker> = (0..3)
@@ -279,9 +274,7 @@ async fn three_workers_share_jobs_and_survive_a_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_ride_out_a_lost_database_connection() {
     const JOBS: usize = 3_000;
-    let db = Backend::Postgres.fresh().await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::connect(&db.url).await.unwrap();
+    let (db, dir, engine) = setup().await;
     queue(&engine, "cut", 8, 5_000).await;
     put_sleeps(&engine, "cut", JOBS, 5).await;
     let proxy = Proxy::start(amboy_testkit::upstream(&db.url)).await;
@@ -319,9 +312,7 @@ async fn workers_ride_out_a_lost_database_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_owner_is_rescued_and_its_late_completion_refused() {
-    let db = Backend::Postgres.fresh().await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::connect(&db.url).await.unwrap();
+    let (db, dir, engine) = setup().await;
     queue(&engine, "frozen", 1, 2_000).await;
     let mut a = Worker::start(&db.url, "frozen", 30, dir.path());
     let a_id = process_id(&engine, &a).await;
@@ -376,9 +367,7 @@ async fn a_frozen_owner_is_rescued_and_its_late_completion_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_releases_or_finishes_jobs_in_flight() {
-    let db = Backend::Postgres.fresh().await;
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::connect(&db.url).await.unwrap();
+    let (db, dir, engine) = setup().await;
 
     // Jobs longer than the shutdown deadline are handed back.
     queue(&engine, "long", 4, 30_000).await;
@@ -386,7 +375,7 @@ async fn sigterm_releases_or_finishes_jobs_in_flight() {
     put_sleeps(&engine, "long", 4, 600_000).await;
     wait_for_count(&engine, "long", JobState::Running, 4).await;
     worker.stop().await;
-    let c = counts(&engine, "long").await;
+    let c = engine.counts("long").await.unwrap();
     assert_eq!((c[&JobState::Pending], c[&JobState::Running]), (4, 0));
     for job in all_jobs(&engine, "long").await {
         assert_eq!((job.attempt, job.owner.as_deref()), (0, None), "{job:?}");
@@ -398,7 +387,7 @@ async fn sigterm_releases_or_finishes_jobs_in_flight() {
     put_sleeps(&engine, "short", 4, 1_000).await;
     wait_for_count(&engine, "short", JobState::Running, 4).await;
     worker.stop().await;
-    let c = counts(&engine, "short").await;
+    let c = engine.counts("short").await.unwrap();
     assert_eq!((c[&JobState::Completed], c[&JobState::Running]), (4, 0));
     assert!(engine.processes().await.unwrap().is_empty());
 }
