@@ -168,7 +168,7 @@ impl Engine {
             .await?;
         let shutdown = Shutdown::default();
         let mut background = JoinSet::new();
-        if self.store().backend() == sea_orm::DbBackend::Postgres {
+        if self.store().dialect().signals() {
             background.spawn(listen::run(self.clone(), listener));
         }
         background.spawn(heartbeat(self.clone(), info));

@@ -1,6 +1,6 @@
 //! Claiming: due retries become pending, then one statement claims a batch.
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::{CountDeltas, Store};
 use crate::error::Result;
@@ -92,12 +92,7 @@ impl Store {
             "SELECT id FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $2 \
              ORDER BY {order} LIMIT $5"
         );
-        let target = match self.backend {
-            // Rows another process is claiming are skipped, not waited on.
-            DbBackend::Postgres => format!("id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))"),
-            // SQLite has one writer at a time: no row locks to skip.
-            _ => format!("id IN ({pick})"),
-        };
+        let target = self.dialect().claim_target(&pick);
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
              claim_count = claim_count + 1, owner = $1, started_at = $2, ended_at = NULL, \

@@ -5,7 +5,7 @@
 //! process that crashed, froze or lost the database; the rescuer ends that
 //! attempt and makes the job ready again (or failed, when it was the last).
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::finish::AttemptRow;
 use super::signal::Signal;
@@ -81,10 +81,7 @@ impl Store {
             started_at: Option<i64>,
         }
         let txn = self.begin().await?;
-        let lock = match self.backend {
-            DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-            _ => "",
-        };
+        let lock = self.dialect().skip_locked();
         let expired = Expired::find_by_statement(self.stmt(
             &format!(
                 "SELECT id, job_type, owner, attempt, max_attempts, started_at FROM jobs \

@@ -1,9 +1,8 @@
 //! The store: every SQL statement the engine runs, behind named functions.
 //!
-//! Statements are written once with `$1`-style placeholders; [`Store::stmt`]
-//! rewrites them to SQLite's `?1` form. The few places where the backends
-//! differ (the claim's row locking) branch on [`Store::backend`] inside the
-//! function that owns the statement, never in business logic.
+//! Statements are written once with `$1`-style placeholders, in SQL both
+//! backends read; everything that differs (row locking, placeholders, insert
+//! sizes, signals, the migration lock) is in [`dialect`].
 //!
 //! Layout: [`put`] inserts jobs; [`claim`] promotes due retries and claims
 //! ready jobs; [`finish`] writes batches of results; [`lock`] renews and
@@ -13,6 +12,7 @@
 
 pub mod claim;
 pub mod control;
+pub mod dialect;
 pub mod finish;
 pub mod lock;
 pub mod process;
@@ -28,12 +28,13 @@ use std::time::Duration;
 
 use amboy_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use crate::error::{Error, Result};
 use crate::state::JobState;
+use dialect::Dialect;
 
 /// Reader connections for a SQLite file (readers never block the writer in WAL mode).
 const SQLITE_READERS: u32 = 4;
@@ -60,7 +61,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Store {
     write: DatabaseConnection,
     read: DatabaseConnection,
-    backend: DbBackend,
+    dialect: Dialect,
     /// Where the database is (the signal listener opens its own connection).
     url: Arc<str>,
     /// Rows inserted since planner statistics were last refreshed.
@@ -71,7 +72,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("backend", &self.backend)
+            .field("dialect", &self.dialect)
             .finish_non_exhaustive()
     }
 }
@@ -160,12 +161,8 @@ impl Store {
     /// PostgreSQL it takes an advisory lock first.
     pub async fn migrate(&self) -> Result<()> {
         let txn = self.begin().await?;
-        if self.backend == DbBackend::Postgres {
-            txn.execute_raw(self.stmt(
-                "SELECT pg_advisory_xact_lock($1)",
-                vec![MIGRATION_LOCK.into()],
-            ))
-            .await?;
+        if let Some(lock) = self.dialect.migration_lock(MIGRATION_LOCK) {
+            txn.execute_raw(lock).await?;
         }
         Migrator::up(&txn, None).await?;
         txn.commit().await?;
@@ -190,7 +187,7 @@ impl Store {
             Ok(Store {
                 write,
                 read,
-                backend: DbBackend::Sqlite,
+                dialect: Dialect::Sqlite,
                 url: url.into(),
                 inserted_since_analyze: Arc::default(),
             })
@@ -213,7 +210,7 @@ impl Store {
             Ok(Store {
                 read: write.clone(),
                 write,
-                backend: DbBackend::Postgres,
+                dialect: Dialect::Postgres,
                 url: url.into(),
                 inserted_since_analyze: Arc::default(),
             })
@@ -227,9 +224,9 @@ impl Store {
         }
     }
 
-    /// Which database this is.
-    pub fn backend(&self) -> DbBackend {
-        self.backend
+    /// Which database this is, and how its SQL differs.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The connection for writes.
@@ -244,13 +241,7 @@ impl Store {
 
     /// A statement for this backend from `$n`-placeholder SQL.
     pub fn stmt(&self, sql: &str, values: Vec<Value>) -> Statement {
-        match self.backend {
-            DbBackend::Sqlite => {
-                let (sql, values) = positional(sql, values);
-                Statement::from_sql_and_values(self.backend, sql, values)
-            }
-            _ => Statement::from_sql_and_values(self.backend, sql, values),
-        }
+        self.dialect.stmt(sql, values)
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at
@@ -271,7 +262,7 @@ impl Store {
     /// planner chose the priority index for FIFO claims and sorted every
     /// pending row: 49 ms per claim instead of 0.5 ms.
     pub(crate) fn note_inserted(&self, rows: usize) {
-        if self.backend != DbBackend::Postgres {
+        if !self.dialect.analyzes_after_inserts() {
             return;
         }
         let rows = u64::try_from(rows).unwrap_or(u64::MAX);
@@ -316,34 +307,6 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
     options
 }
 
-/// Rewrites `$n` placeholders to anonymous `?`s, repeating values that are
-/// used more than once. SQLite looks numbered parameters up by name with a
-/// linear scan per bind, which makes a statement of n numbered parameters
-/// cost O(n²) to bind: 2,000-row inserts ran ten times slower than 250-row
-/// ones. Anonymous parameters bind in O(1).
-fn positional(sql: &str, values: Vec<Value>) -> (String, Vec<Value>) {
-    let mut out = String::with_capacity(sql.len());
-    let mut ordered = Vec::with_capacity(values.len());
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let digits = rest[at + 1..]
-            .find(|c: char| !c.is_ascii_digit())
-            .map_or(rest.len() - at - 1, |end| end);
-        match rest[at + 1..at + 1 + digits].parse::<usize>() {
-            Ok(n) if (1..=values.len()).contains(&n) => {
-                out.push('?');
-                ordered.push(values[n - 1].clone());
-            }
-            // Not a placeholder we bound: leave the text as it was.
-            _ => out.push_str(&rest[at..at + 1 + digits]),
-        }
-        rest = &rest[at + 1 + digits..];
-    }
-    out.push_str(rest);
-    (out, ordered)
-}
-
 /// `$first, $first+1, …` for `n` values: an `IN (…)` list.
 pub fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
@@ -363,16 +326,6 @@ pub fn value_rows(first: usize, rows: usize, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbered_placeholders_become_positional() {
-        let (sql, values) = positional(
-            "UPDATE t SET a = $2 WHERE b = $1 OR c = $2 AND d = '$x'",
-            vec![1i64.into(), 2i64.into()],
-        );
-        assert_eq!(sql, "UPDATE t SET a = ? WHERE b = ? OR c = ? AND d = '$x'");
-        assert_eq!(values, vec![Value::from(2i64), 1i64.into(), 2i64.into()]);
-    }
 
     #[test]
     fn placeholder_lists() {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, SqlErr, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult, SqlErr, Value};
 
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders};
@@ -15,17 +15,6 @@ use crate::state::JobState;
 const WIDTH: usize = 12;
 
 impl Store {
-    /// Rows per INSERT: SQLite allows 32,766 bound values. On PostgreSQL,
-    /// sqlx does not set TCP_NODELAY, so a large message waits ~40 ms for a
-    /// delayed ACK: 300-row inserts ran at 6,700 jobs/s, 100-row ones at
-    /// ~93,000 (`make bench`).
-    fn insert_chunk(&self) -> usize {
-        match self.backend {
-            DbBackend::Sqlite => 2_000,
-            _ => 100,
-        }
-    }
-
     /// Inserts `jobs` in one transaction, creating missing queues among
     /// `new_queues`. With `ignore_duplicates`, ids that already exist are
     /// skipped; otherwise the first duplicate refuses the whole call.
@@ -50,7 +39,7 @@ impl Store {
         self.ensure_queues(&txn, new_queues, &QueueSettings::default(), now)
             .await?;
         let mut inserted = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(self.insert_chunk()) {
+        for chunk in unique.chunks(self.dialect().insert_rows()) {
             let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * WIDTH);
             for job in chunk {
                 values.extend([

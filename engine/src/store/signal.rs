@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, RuntimeErr, Value};
+use sea_orm::{ConnectionTrait, DbErr, RuntimeErr, Value};
 
 use super::{Store, placeholders};
 use crate::error::{Error, Result};
@@ -56,7 +56,7 @@ impl Store {
     /// Sends `signals` on `conn` (a transaction: delivered at commit). One
     /// statement for all of them; nothing on SQLite.
     pub async fn signal(&self, conn: &impl ConnectionTrait, signals: &[Signal]) -> Result<()> {
-        if self.backend != DbBackend::Postgres || signals.is_empty() {
+        if !self.dialect().signals() || signals.is_empty() {
             return Ok(());
         }
         let calls = placeholders(2, signals.len())
@@ -74,7 +74,7 @@ impl Store {
     /// A listener on the signal channel, on its own connection (not taken
     /// from the pool); `None` on SQLite.
     pub async fn listen(&self) -> Result<Option<PgListener>> {
-        if self.backend != DbBackend::Postgres {
+        if !self.dialect().signals() {
             return Ok(None);
         }
         let mut listener = PgListener::connect(&self.url)
