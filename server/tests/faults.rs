@@ -1,6 +1,7 @@
 //! Fault tests with real `amboy worker` processes on a real PostgreSQL: a
 //! worker killed mid-run, the database connection cut, an owner frozen past
-//! its lock timeout, and graceful shutdown with jobs in flight.
+//! its lock timeout, graceful shutdown with jobs in flight, and an abort
+//! that must reach the process running the job.
 //!
 //! The connection is cut with a TCP proxy rather than by restarting the
 //! PostgreSQL server, which other tests share.
@@ -390,4 +391,35 @@ async fn sigterm_releases_or_finishes_jobs_in_flight() {
     let c = engine.counts("short").await.unwrap();
     assert_eq!((c[&JobState::Completed], c[&JobState::Running]), (4, 0));
     assert!(engine.processes().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_reaches_the_worker_process_running_the_job() {
+    let (db, dir, engine) = setup().await;
+    queue(&engine, "abort", 1, 30_000).await;
+    let mut worker = Worker::start(&db.url, "abort", 30, dir.path());
+    let owner = process_id(&engine, &worker).await;
+    let id = engine
+        .put(NewJob::new("abort", &Sleep { ms: 600_000 }).unwrap())
+        .await
+        .unwrap();
+    eventually("the worker to start the job", WAIT, || async {
+        let job = engine.get(&id).await.unwrap();
+        (job.owner.as_deref() == Some(owner.as_str())).then_some(())
+    })
+    .await;
+    let asked = std::time::Instant::now();
+    assert_eq!(
+        engine.abort(&id).await.unwrap(),
+        amboy::AbortOutcome::Requested { owner: Some(owner) }
+    );
+    let job = engine.wait(&id, WAIT).await.unwrap();
+    assert_eq!(job.state, JobState::Aborted);
+    // The owner hears of it by signal; `wait` here rechecks every 250 ms.
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    worker.stop().await;
 }
