@@ -53,6 +53,8 @@ struct Inner {
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
     /// Notified when a queue is created or its settings change.
     queues_changed: Notify,
+    /// Notified when a schedule is created, changed or deleted.
+    schedules_changed: Notify,
     /// Jobs this process is running, for abort and lock renewal.
     running: Mutex<HashMap<String, RunningJob>>,
 }
@@ -122,6 +124,7 @@ impl EngineBuilder {
                 known_queues: RwLock::default(),
                 wakers: Mutex::default(),
                 queues_changed: Notify::new(),
+                schedules_changed: Notify::new(),
                 running: Mutex::default(),
             }),
         }
@@ -211,6 +214,10 @@ impl Engine {
         }
     }
 
+    pub(crate) fn schedules_changed(&self) -> &Notify {
+        &self.inner.schedules_changed
+    }
+
     pub(crate) fn queues_changed(&self) -> &Notify {
         &self.inner.queues_changed
     }
@@ -243,27 +250,36 @@ impl Engine {
             .into_iter()
             .map(|job| job.validate(&self.inner.registry, &self.inner.clock))
             .collect::<Result<_>>()?;
-        let new_queues: Vec<&str> = {
-            let known = self
-                .inner
-                .known_queues
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            let mut new: Vec<&str> = rows
-                .iter()
-                .map(JobInsert::queue)
-                .filter(|queue| !known.contains(*queue))
-                .collect();
-            new.sort_unstable();
-            new.dedup();
-            new
-        };
+        let new_queues = self.unknown_queues(&rows);
         let now = self.inner.clock.now_us();
         let inserted = self
             .inner
             .store
             .insert_jobs(&rows, &new_queues, ignore_duplicates, now)
             .await?;
+        self.inserted(&new_queues, &inserted);
+        Ok(inserted.into_iter().map(|job| job.id.clone()).collect())
+    }
+
+    /// The queues of `rows` not known to exist (a put creates them).
+    pub(crate) fn unknown_queues<'a>(&self, rows: &'a [JobInsert]) -> Vec<&'a str> {
+        let known = self
+            .inner
+            .known_queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut new: Vec<&str> = rows
+            .iter()
+            .map(JobInsert::queue)
+            .filter(|queue| !known.contains(*queue))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        new
+    }
+
+    /// After a committed insert: remember new queues, wake runners, emit events.
+    pub(crate) fn inserted(&self, new_queues: &[&str], inserted: &[&JobInsert]) {
         if !new_queues.is_empty() {
             let mut known = self
                 .inner
@@ -274,13 +290,12 @@ impl Engine {
             self.inner.queues_changed.notify_waiters();
         }
         let mut woken: HashSet<&str> = HashSet::new();
-        for job in &inserted {
+        for job in inserted {
             if woken.insert(&job.queue) {
                 self.waker(&job.queue).notify_one();
             }
             self.emit_job(&job.id, &job.queue, &job.job_type, JobEventKind::Enqueued);
         }
-        Ok(inserted.into_iter().map(|job| job.id.clone()).collect())
     }
 
     /// One job; [`Error::JobNotFound`] if there is none.

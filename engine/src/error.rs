@@ -79,6 +79,12 @@ pub enum Error {
         /// What was asked, e.g. "abort".
         operation: &'static str,
     },
+    /// A schedule with this name exists.
+    #[error("a schedule named {0:?} already exists")]
+    DuplicateSchedule(String),
+    /// No schedule has this name.
+    #[error("no schedule named {0:?}")]
+    ScheduleNotFound(String),
     /// A wait ran out of time.
     #[error("timed out after {0:?}")]
     Timeout(Duration),

@@ -34,8 +34,10 @@
 //! Layout:
 //! - [`job`], [`registry`], [`spec`]: job types, their registry, and what a
 //!   put takes; [`builtin`]: `noop`, `sleep`, `http`, `shell`;
-//! - [`engine`]: the handle (put, get, wait, abort, queues, stats);
-//! - `runner`: claim, execute, complete, keep locks, publish stats;
+//! - [`engine`]: the handle (put, get, wait, abort, queues, schedules, stats);
+//! - [`schedule`]: recurring puts on cron and interval specs;
+//! - `runner`: claim, execute, complete, keep locks, fire schedules,
+//!   publish stats;
 //! - [`store`]: every SQL statement, behind named functions;
 //! - [`state`], [`queue`], [`record`], [`events`], [`clock`], [`error`]:
 //!   the vocabulary.
@@ -51,6 +53,7 @@ pub mod queue;
 pub mod record;
 pub mod registry;
 mod runner;
+pub mod schedule;
 pub mod spec;
 pub mod state;
 pub mod store;
@@ -65,6 +68,9 @@ pub use record::{Attempt, JobDetail, JobFilter, JobRecord, LogLine, ProcessRecor
 pub use registry::Registry;
 pub use runner::{
     DEFAULT_POLL_INTERVAL, FORGET_AFTER, GONE_AFTER, HEARTBEAT_INTERVAL, WorkerOptions, Workers,
+};
+pub use schedule::{
+    Misfire, Overlap, ScheduleDef, ScheduleDetail, ScheduleEvent, ScheduleRecord, SpecDef,
 };
 pub use spec::NewJob;
 pub use state::JobState;

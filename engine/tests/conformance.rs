@@ -1,6 +1,7 @@
 //! The engine conformance suite: amboy's smoke scenarios, run on every
-//! backend by the `conformance!` macro at the bottom.
+//! backend by the `on_both_backends!` macro at the bottom.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
@@ -688,6 +689,7 @@ async fn a_put_in_one_process_starts_work_in_another(backend: Backend) {
         .start_workers(WorkerOptions {
             queues: Some(vec!["xw".to_owned()]),
             poll_interval,
+            ..WorkerOptions::default()
         })
         .await
         .unwrap();
@@ -816,28 +818,7 @@ async fn processes_starting_together_migrate_once(backend: Backend) {
     }
 }
 
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+on_both_backends!(
     many_producers_complete_every_job_exactly_once,
     wait_until_is_honoured,
     max_time_is_enforced,

@@ -11,7 +11,8 @@
 //! - [`m20261129_000002_create_jobs`]: jobs, attempts history, log lines;
 //! - [`m20261129_000003_create_processes`]: the registry of live processes;
 //! - [`m20261130_000004_process_liveness`]: processes that stopped heart-beating
-//!   are marked gone, not deleted; running jobs are indexed by owner.
+//!   are marked gone, not deleted; running jobs are indexed by owner;
+//! - [`m20261130_000005_create_schedules`]: schedules and their skips.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -19,6 +20,7 @@ pub mod m20261129_000001_create_queues;
 pub mod m20261129_000002_create_jobs;
 pub mod m20261129_000003_create_processes;
 pub mod m20261130_000004_process_liveness;
+pub mod m20261130_000005_create_schedules;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -32,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_jobs::Migration),
             Box::new(m20261129_000003_create_processes::Migration),
             Box::new(m20261130_000004_process_liveness::Migration),
+            Box::new(m20261130_000005_create_schedules::Migration),
         ]
     }
 }

@@ -67,6 +67,7 @@ fn deliver(engine: &Engine, signal: Signal) {
             }
         }
         Signal::Queues => engine.queues_changed().notify_waiters(),
+        Signal::Schedules => engine.schedules_changed().notify_waiters(),
     }
 }
 
@@ -74,4 +75,5 @@ fn deliver(engine: &Engine, signal: Signal) {
 fn wake_everything(engine: &Engine) {
     engine.wake_all();
     engine.queues_changed().notify_waiters();
+    engine.schedules_changed().notify_waiters();
 }

@@ -11,6 +11,7 @@
 //! - `keeper` renews this process's locks, rescues expired ones, and
 //!   watches for abort requests;
 //! - `listen` turns other processes' signals into local wake-ups;
+//! - `scheduler` fires due schedules;
 //! - `publish` sends the stats snapshot each second.
 
 mod complete;
@@ -19,6 +20,7 @@ mod execute;
 mod keeper;
 mod listen;
 mod publish;
+mod scheduler;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -57,6 +59,9 @@ pub struct WorkerOptions {
     pub queues: Option<Vec<String>>,
     /// How often an idle runner polls for jobs put by other processes.
     pub poll_interval: Duration,
+    /// Whether this process fires schedules (every process may: firing is
+    /// exactly-once across processes).
+    pub scheduler: bool,
 }
 
 impl Default for WorkerOptions {
@@ -64,6 +69,7 @@ impl Default for WorkerOptions {
         Self {
             queues: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            scheduler: true,
         }
     }
 }
@@ -174,6 +180,9 @@ impl Engine {
         background.spawn(heartbeat(self.clone(), info));
         background.spawn(keeper::watch_aborts(self.clone()));
         background.spawn(publish::run(self.clone()));
+        if options.scheduler {
+            background.spawn(scheduler::run(self.clone()));
+        }
         let supervisor = tokio::spawn(supervise(self.clone(), options, shutdown.clone()));
         Ok(Workers {
             engine: self.clone(),

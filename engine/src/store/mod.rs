@@ -8,7 +8,8 @@
 //! ready jobs; [`finish`] writes batches of results; [`lock`] renews and
 //! rescues locks; [`control`] aborts; [`read`] answers queries; [`queues`]
 //! holds queue settings and the per-(queue, state) counters; [`process`]
-//! registers engine processes; [`signal`] tells other processes what changed.
+//! registers engine processes; [`schedules`] holds schedules and their fire
+//! rounds; [`signal`] tells other processes what changed.
 
 pub mod claim;
 pub mod control;
@@ -19,6 +20,7 @@ pub mod process;
 pub mod put;
 pub mod queues;
 pub mod read;
+pub mod schedules;
 pub mod signal;
 
 use std::collections::BTreeMap;

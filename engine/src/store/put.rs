@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sea_orm::{ConnectionTrait, FromQueryResult, SqlErr, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, SqlErr, Value};
 
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders};
@@ -13,6 +13,14 @@ use crate::state::JobState;
 
 /// Values bound per inserted row.
 const WIDTH: usize = 12;
+
+/// What [`Store::insert_rows`] did.
+enum Insert<'a> {
+    /// Inserted these.
+    Done(Vec<&'a JobInsert>),
+    /// This chunk hit an existing id; the transaction must be rolled back.
+    Duplicate(Vec<&'a JobInsert>),
+}
 
 impl Store {
     /// Inserts `jobs` in one transaction, creating missing queues among
@@ -26,6 +34,51 @@ impl Store {
         ignore_duplicates: bool,
         now: i64,
     ) -> Result<Vec<&'a JobInsert>> {
+        let txn = self.begin().await?;
+        match self
+            .insert_rows(&txn, jobs, new_queues, ignore_duplicates, now)
+            .await?
+        {
+            Insert::Done(inserted) => {
+                txn.commit().await?;
+                self.note_inserted(inserted.len());
+                Ok(inserted)
+            }
+            Insert::Duplicate(chunk) => {
+                txn.rollback().await?;
+                Err(Error::DuplicateJob(self.first_existing(&chunk).await?))
+            }
+        }
+    }
+
+    /// Inserts `jobs` in the caller's transaction, skipping ids that exist.
+    /// Returns the jobs inserted.
+    pub async fn insert_new_jobs_in<'a>(
+        &self,
+        txn: &DatabaseTransaction,
+        jobs: &'a [JobInsert],
+        new_queues: &[&str],
+        now: i64,
+    ) -> Result<Vec<&'a JobInsert>> {
+        match self.insert_rows(txn, jobs, new_queues, true, now).await? {
+            Insert::Done(inserted) => {
+                self.note_inserted(inserted.len());
+                Ok(inserted)
+            }
+            Insert::Duplicate(_) => Err(Error::Internal(
+                "an insert that ignores duplicates reported one".to_owned(),
+            )),
+        }
+    }
+
+    async fn insert_rows<'a>(
+        &self,
+        txn: &DatabaseTransaction,
+        jobs: &'a [JobInsert],
+        new_queues: &[&str],
+        ignore_duplicates: bool,
+        now: i64,
+    ) -> Result<Insert<'a>> {
         let mut seen = HashSet::with_capacity(jobs.len());
         let mut unique = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -35,8 +88,7 @@ impl Store {
                 return Err(Error::DuplicateJob(job.id.clone()));
             }
         }
-        let txn = self.begin().await?;
-        self.ensure_queues(&txn, new_queues, &QueueSettings::default(), now)
+        self.ensure_queues(txn, new_queues, &QueueSettings::default(), now)
             .await?;
         let mut inserted = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(self.dialect().insert_rows()) {
@@ -84,7 +136,7 @@ impl Store {
                     id: String,
                 }
                 let ids: HashSet<String> = Id::find_by_statement(stmt)
-                    .all(&txn)
+                    .all(txn)
                     .await?
                     .into_iter()
                     .map(|row| row.id)
@@ -96,8 +148,7 @@ impl Store {
                     Err(err)
                         if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
                     {
-                        txn.rollback().await?;
-                        return Err(Error::DuplicateJob(self.first_existing(chunk).await?));
+                        return Ok(Insert::Duplicate(chunk.to_vec()));
                     }
                     Err(err) => return Err(err.into()),
                 }
@@ -113,11 +164,9 @@ impl Store {
             deltas.moved(queue, None, Some(JobState::Pending), n);
             signals.push(Signal::Put(queue.to_owned()));
         }
-        deltas.apply(self, &txn).await?;
-        self.signal(&txn, &signals).await?;
-        txn.commit().await?;
-        self.note_inserted(inserted.len());
-        Ok(inserted)
+        deltas.apply(self, txn).await?;
+        self.signal(txn, &signals).await?;
+        Ok(Insert::Done(inserted))
     }
 
     /// The first id of `jobs` that is already stored (for the duplicate error).

@@ -5,7 +5,7 @@
 //! delivers them only once it commits.
 //!
 //! Signals are a speed-up, never the only path: runners poll, the lock
-//! keeper and the abort watch read the database, so a signal lost while the
+//! keeper, the abort watch and the scheduler read the database, so a signal lost while the
 //! listener reconnects delays work by at most a poll interval. On SQLite
 //! (one process) they are not sent at all.
 
@@ -29,6 +29,8 @@ pub enum Signal {
     Abort(String),
     /// A queue was created or its settings changed.
     Queues,
+    /// A schedule was created, changed or deleted.
+    Schedules,
 }
 
 impl Signal {
@@ -37,6 +39,7 @@ impl Signal {
             Self::Put(queue) => format!("put {queue}"),
             Self::Abort(id) => format!("abort {id}"),
             Self::Queues => "queues".to_owned(),
+            Self::Schedules => "schedules".to_owned(),
         }
     }
 
@@ -47,6 +50,7 @@ impl Signal {
             Some(("put", queue)) => Some(Self::Put(queue.to_owned())),
             Some(("abort", id)) => Some(Self::Abort(id.to_owned())),
             None if payload == "queues" => Some(Self::Queues),
+            None if payload == "schedules" => Some(Self::Schedules),
             _ => None,
         }
     }
@@ -100,6 +104,7 @@ mod tests {
             Signal::Put("mail.outbox".to_owned()),
             Signal::Abort("job:1".to_owned()),
             Signal::Queues,
+            Signal::Schedules,
         ] {
             assert_eq!(Signal::parse(&signal.payload()), Some(signal));
         }
