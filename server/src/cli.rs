@@ -61,6 +61,8 @@ pub enum Command {
     Submit(SubmitArgs),
     /// Look at jobs.
     Jobs(JobsArgs),
+    /// Manage recurring schedules.
+    Schedules(SchedulesArgs),
 }
 
 /// Flags for running workers.
@@ -176,6 +178,121 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The job id.
     pub id: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `amboy schedules …`
+#[derive(Debug, Clone, Args)]
+pub struct SchedulesArgs {
+    /// Which.
+    #[command(subcommand)]
+    pub command: SchedulesCommand,
+}
+
+/// Schedule commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SchedulesCommand {
+    /// List schedules with their next and last fire.
+    List(JsonArgs),
+    /// Show one schedule with its recent skips and duplicates.
+    Show(NamedArgs),
+    /// Create a schedule.
+    Add(ScheduleArgs),
+    /// Change a schedule: flags given replace the current values.
+    Edit(ScheduleArgs),
+    /// Start firing again, from the next fire time after now.
+    Enable(NamedArgs),
+    /// Stop firing.
+    Disable(NamedArgs),
+    /// Delete a schedule (its jobs stay).
+    Delete(NamedArgs),
+    /// Put the schedule's job now, outside its spec.
+    Run(NamedArgs),
+    /// The next fire times, in the schedule's time zone.
+    Next(NextArgs),
+}
+
+/// Just `--json`.
+#[derive(Debug, Clone, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A schedule name and `--json`.
+#[derive(Debug, Clone, Args)]
+pub struct NamedArgs {
+    /// The schedule's name.
+    pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags for `amboy schedules next`.
+#[derive(Debug, Clone, Args)]
+pub struct NextArgs {
+    /// The schedule's name.
+    pub name: String,
+    /// How many fire times, 1–100.
+    #[arg(long, default_value_t = 5)]
+    pub count: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags for `amboy schedules add|edit`.
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleArgs {
+    /// The schedule's name (letters, digits, - _ . :).
+    pub name: String,
+    /// The queue its jobs go to (required by add).
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// The job type (required by add).
+    #[arg(long = "type")]
+    pub job_type: Option<String>,
+    /// The payload template, as JSON; `{{fire_time}}` and `{{schedule}}`
+    /// in strings are filled in at each fire [add's default: {}]
+    #[arg(long)]
+    pub payload: Option<String>,
+    /// A cron expression: 5 fields (minute hour day-of-month month
+    /// day-of-week), or 6/7 with seconds first and years last.
+    #[arg(long, conflicts_with = "every", allow_hyphen_values = true)]
+    pub cron: Option<String>,
+    /// The IANA time zone the cron expression is read in [default: UTC]
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Fire every this long, e.g. 30s, 5m, 1h (instead of --cron).
+    #[arg(long, allow_hyphen_values = true)]
+    pub every: Option<String>,
+    /// Align an interval to this time (RFC 3339) [default: now]
+    #[arg(long, requires = "every")]
+    pub start: Option<String>,
+    /// allow, skip-if-unfinished, or threshold:N (skip while the queue
+    /// has more than N pending jobs) [add's default: allow]
+    #[arg(long)]
+    pub overlap: Option<String>,
+    /// skip, fire-once or fire-all: what to do with fire times missed
+    /// while no scheduler ran [add's default: fire-once]
+    #[arg(long)]
+    pub misfire: Option<String>,
+    /// Priority of its jobs.
+    #[arg(long, allow_hyphen_values = true)]
+    pub priority: Option<i32>,
+    /// Attempts its jobs get.
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_attempts: Option<i32>,
+    /// Longest an attempt of its jobs may run, e.g. 30s.
+    #[arg(long)]
+    pub max_time: Option<String>,
+    /// Create it disabled.
+    #[arg(long)]
+    pub disabled: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -32,5 +32,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => commands::migrate::run(&config, &args).await,
         Command::Submit(args) => commands::submit::run(&config, &args).await,
         Command::Jobs(args) => commands::jobs::run(&config, &args).await,
+        Command::Schedules(args) => commands::schedules::run(&config, &args).await,
     }
 }

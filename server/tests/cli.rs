@@ -183,3 +183,168 @@ fn serve_refuses_a_public_address() {
     let stderr = cli.fails(&["serve", "--listen", "0.0.0.0:0"]);
     assert!(stderr.contains("loopback"), "{stderr}");
 }
+
+#[test]
+fn schedules_are_managed_from_the_command_line() {
+    let cli = Cli::new();
+    let added: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "schedules",
+        "add",
+        "nightly",
+        "--queue",
+        "reports",
+        "--type",
+        "sleep",
+        "--payload",
+        r#"{"ms": 5}"#,
+        "--cron",
+        "30 2 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--misfire",
+        "skip",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(added["name"], "nightly");
+    assert_eq!(added["misfire"], "skip");
+    assert_eq!(
+        added["spec"],
+        serde_json::json!({"kind": "cron", "expr": "30 2 * * *", "timezone": "Europe/Berlin"})
+    );
+    let next = cli.ok(&["schedules", "next", "nightly", "--count", "2"]);
+    assert_eq!(next.lines().count(), 2);
+    assert!(
+        next.lines().all(|line| line.contains("T02:30:00+0")),
+        "{next}"
+    );
+    cli.ok(&[
+        "schedules",
+        "add",
+        "tick",
+        "--queue",
+        "q",
+        "--type",
+        "noop",
+        "--every",
+        "30s",
+        "--overlap",
+        "threshold:10",
+    ]);
+    let table = cli.ok(&["schedules", "list"]);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("cron 30 2 * * * (Europe/Berlin)"), "{table}");
+    assert!(table.contains("every 30s"), "{table}");
+
+    let edited: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "schedules",
+        "edit",
+        "nightly",
+        "--cron",
+        "0 3 * * 1-5",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(edited["spec"]["expr"], "0 3 * * 1-5");
+    assert_eq!(edited["spec"]["timezone"], "Europe/Berlin", "kept");
+    assert_eq!(edited["payload"], serde_json::json!({"ms": 5}), "kept");
+    let disabled: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["schedules", "disable", "tick", "--json"])).unwrap();
+    assert_eq!(
+        (
+            disabled["enabled"].clone(),
+            disabled["next_fire_at"].clone()
+        ),
+        (false.into(), serde_json::Value::Null)
+    );
+    let id = cli.ok(&["schedules", "run", "nightly"]);
+    assert!(id.trim().starts_with("schedule:nightly:run:"), "{id}");
+    let job: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["jobs", "show", id.trim(), "--json"])).unwrap();
+    assert_eq!(job["queue"], "reports");
+    let shown = cli.ok(&["schedules", "show", "tick"]);
+    assert!(shown.contains("overlap:   threshold:10"), "{shown}");
+    cli.ok(&["schedules", "delete", "tick"]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["schedules", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_schedules_are_a_clear_error_and_store_nothing() {
+    let cli = Cli::new();
+    let add = |extra: &[&'static str]| {
+        let mut args = vec!["schedules", "add", "s", "--queue", "q", "--type", "noop"];
+        args.extend_from_slice(extra);
+        args
+    };
+    for (args, expected) in [
+        (
+            add(&["--cron", "0 25 * * *"]),
+            "hour \"25\" is not valid; allowed: 0–23",
+        ),
+        (add(&["--cron", "* * *"]), "has 3 fields"),
+        (
+            add(&["--cron", "* * * * *", "--timezone", "Mars/Base"]),
+            "not an IANA time zone",
+        ),
+        (add(&["--every", "0s"]), "at least 1000"),
+        (add(&["--every", "-5s"]), "negative"),
+        (add(&[]), "give --cron EXPR or --every DURATION"),
+        (
+            add(&["--every", "1m", "--overlap", "sometimes"]),
+            "--overlap",
+        ),
+        (
+            add(&["--every", "1m", "--misfire", "never"]),
+            "not one of skip, fire-once, fire-all",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "s",
+                "--queue",
+                "q",
+                "--type",
+                "nope",
+                "--every",
+                "1m",
+            ],
+            "unknown job type \"nope\"",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "s",
+                "--queue",
+                "q",
+                "--type",
+                "sleep",
+                "--payload",
+                "{\"ms\": \"x\"}",
+                "--every",
+                "1m",
+            ],
+            "does not decode",
+        ),
+        (
+            vec!["schedules", "show", "missing"],
+            "no schedule named \"missing\"",
+        ),
+        (
+            vec!["schedules", "next", "missing"],
+            "no schedule named \"missing\"",
+        ),
+    ] {
+        let stderr = cli.fails(&args);
+        assert!(
+            stderr.contains(expected),
+            "amboy {args:?}: expected {expected:?} in {stderr}"
+        );
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["schedules", "list", "--json"])).unwrap();
+    assert_eq!(listed, serde_json::json!([]));
+}

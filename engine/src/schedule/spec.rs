@@ -166,9 +166,10 @@ impl CronSpec {
                     }
                 })
                 .collect();
-            if let Err(err) = cron::Schedule::from_str(&alone.join(" ")) {
+            if cron::Schedule::from_str(&alone.join(" ")).is_err() {
                 return Err(cron_error(format!(
-                    "{name} {:?}: {err}; allowed: {}, with lists (a,b), ranges (a-b) and steps (*/n)",
+                    "{name} {:?} is not valid; allowed: {}, with lists (a,b), ranges (a-b) and \
+                     steps (*/n)",
                     fields[i],
                     allowed(name, five)
                 )));

@@ -57,11 +57,10 @@ async fn run_show(config: &Config, args: &ShowArgs) -> anyhow::Result<()> {
 
 /// Jobs as an aligned text table.
 pub fn table(jobs: &[JobRecord]) -> String {
-    let header = ["ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "CREATED"];
-    let rows: Vec<[String; 6]> = jobs
+    let rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|job| {
-            [
+            vec![
                 job.id.clone(),
                 job.queue.clone(),
                 job.job_type.clone(),
@@ -71,25 +70,10 @@ pub fn table(jobs: &[JobRecord]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    super::table(
+        &["ID", "QUEUE", "TYPE", "STATE", "ATTEMPT", "CREATED"],
+        &rows,
+    )
 }
 
 /// One job in detail, for people.
