@@ -10,9 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amboy::{
-    Engine, Event, JobEventKind, JobFilter, JobState, NewJob, QueueSettings, WorkerOptions,
+    Engine, Event, JobEventKind, JobFilter, JobState, Misfire, NewJob, Overlap, QueueSettings,
+    ScheduleDef, SpecDef, WorkerOptions,
 };
 use anyhow::Context as _;
+use chrono::{DurationRound as _, Utc};
 use sea_orm::ConnectionTrait;
 
 /// Jobs burned down per run.
@@ -27,6 +29,12 @@ const RUNS: usize = 3;
 const LATENCY_SAMPLES: usize = 300;
 /// Samples taken first and not counted, while connections open.
 const WARMUP_SAMPLES: usize = 20;
+/// Schedules in the schedule benchmark, each firing every second.
+const SCHEDULES: usize = 1_000;
+/// Processes running the scheduler in it.
+const SCHEDULER_PROCESSES: usize = 3;
+/// How long its fires are measured.
+const SCHEDULE_WINDOW: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -72,7 +80,109 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Backend::Postgres(admin)) = backends.get(1) {
         processes(&Backend::Postgres(admin.clone())).await?;
     }
+    println!(
+        "\n{SCHEDULES} schedules firing every second for {} s, {SCHEDULER_PROCESSES} scheduler processes\n",
+        SCHEDULE_WINDOW.as_secs()
+    );
+    println!(
+        "{:<12} {:>10} {:>10} {:>12} {:>14} {:>14}",
+        "backend", "fires", "missed", "duplicates", "lag p50", "lag p99"
+    );
+    for backend in &backends {
+        let db = backend.fresh().await?;
+        let fired = schedules(&db.url).await?;
+        db.drop().await?;
+        println!(
+            "{:<12} {:>10} {:>10} {:>12} {:>11.2} ms {:>11.2} ms",
+            backend.name(),
+            fired.fires,
+            fired.missed,
+            fired.duplicates,
+            fired.lag_p50.as_secs_f64() * 1e3,
+            fired.lag_p99.as_secs_f64() * 1e3
+        );
+    }
     Ok(())
+}
+
+/// What the schedule benchmark saw.
+struct Fired {
+    fires: usize,
+    missed: usize,
+    duplicates: i64,
+    lag_p50: Duration,
+    lag_p99: Duration,
+}
+
+/// Adds `SCHEDULES` every-second schedules, lets `SCHEDULER_PROCESSES`
+/// worker processes fire them, and reads the fires of a `SCHEDULE_WINDOW`
+/// from the database: lag is a job's insert time minus its fire time.
+async fn schedules(url: &str) -> anyhow::Result<Fired> {
+    let engine = Engine::connect(url).await?;
+    for i in 0..SCHEDULES {
+        engine
+            .add_schedule(ScheduleDef {
+                name: format!("s{i:04}"),
+                queue: "fired".into(),
+                job_type: "noop".into(),
+                payload: serde_json::json!({}),
+                spec: SpecDef::Cron {
+                    expr: "* * * * * *".into(),
+                    timezone: "UTC".into(),
+                },
+                overlap: Overlap::Allow,
+                misfire: Misfire::FireOnce,
+                enabled: true,
+                priority: 0,
+                max_attempts: None,
+                max_time_ms: None,
+            })
+            .await?;
+    }
+    let mut children = Vec::new();
+    for _ in 0..SCHEDULER_PROCESSES {
+        // They work another queue: the fired jobs stay to be counted.
+        let mut child = spawn_worker(url, "idle")?;
+        ready(&mut child).await?;
+        children.push(child);
+    }
+    // Whole seconds after every process is up.
+    let from = (Utc::now() + chrono::TimeDelta::seconds(2))
+        .duration_trunc(chrono::TimeDelta::seconds(1))?;
+    let to = from + chrono::TimeDelta::from_std(SCHEDULE_WINDOW)?;
+    tokio::time::sleep((to - Utc::now()).to_std()? + Duration::from_secs(1)).await;
+    stop_workers(children)?;
+    let mut lags = Vec::new();
+    let mut after = None;
+    loop {
+        let page = engine
+            .list(&JobFilter {
+                queue: Some("fired".into()),
+                after: after.clone(),
+                limit: 1_000,
+                ..JobFilter::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        lags.extend(
+            page.iter()
+                .filter(|job| job.run_at >= from && job.run_at < to)
+                .filter_map(|job| (job.created_at - job.run_at).to_std().ok()),
+        );
+    }
+    let expected = SCHEDULES * SCHEDULE_WINDOW.as_secs() as usize;
+    let duplicates = engine.schedules().await?.iter().map(|s| s.duplicates).sum();
+    anyhow::ensure!(!lags.is_empty(), "no fires in the window");
+    lags.sort();
+    let (lag_p50, lag_p99) = percentiles(&lags);
+    Ok(Fired {
+        fires: lags.len(),
+        missed: expected.saturating_sub(lags.len()),
+        duplicates,
+        lag_p50,
+        lag_p99,
+    })
 }
 
 /// PostgreSQL with worker processes: burn-down by 1 and by 3 processes,
