@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amboy::{
-    Engine, Event, JobEventKind, JobFilter, JobState, Misfire, NewJob, Overlap, QueueSettings,
-    ScheduleDef, SpecDef, WorkerOptions,
+    Engine, Event, JobEventKind, JobFilter, JobState, NewJob, QueueSettings, ScheduleDef, SpecDef,
+    WorkerOptions,
 };
 use anyhow::Context as _;
 use chrono::{DurationRound as _, Utc};
@@ -121,22 +121,15 @@ async fn schedules(url: &str) -> anyhow::Result<Fired> {
     let engine = Engine::connect(url).await?;
     for i in 0..SCHEDULES {
         engine
-            .add_schedule(ScheduleDef {
-                name: format!("s{i:04}"),
-                queue: "fired".into(),
-                job_type: "noop".into(),
-                payload: serde_json::json!({}),
-                spec: SpecDef::Cron {
+            .add_schedule(ScheduleDef::new(
+                format!("s{i:04}"),
+                "fired",
+                "noop",
+                SpecDef::Cron {
                     expr: "* * * * * *".into(),
                     timezone: "UTC".into(),
                 },
-                overlap: Overlap::Allow,
-                misfire: Misfire::FireOnce,
-                enabled: true,
-                priority: 0,
-                max_attempts: None,
-                max_time_ms: None,
-            })
+            ))
             .await?;
     }
     let mut children = Vec::new();

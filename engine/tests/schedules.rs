@@ -20,22 +20,11 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 fn cron(name: &str, queue: &str, expr: &str, timezone: &str) -> ScheduleDef {
-    ScheduleDef {
-        name: name.to_owned(),
-        queue: queue.to_owned(),
-        job_type: "noop".to_owned(),
-        payload: serde_json::json!({}),
-        spec: SpecDef::Cron {
-            expr: expr.to_owned(),
-            timezone: timezone.to_owned(),
-        },
-        overlap: Overlap::Allow,
-        misfire: Misfire::FireOnce,
-        enabled: true,
-        priority: 0,
-        max_attempts: None,
-        max_time_ms: None,
-    }
+    let spec = SpecDef::Cron {
+        expr: expr.to_owned(),
+        timezone: timezone.to_owned(),
+    };
+    ScheduleDef::new(name, queue, "noop", spec)
 }
 
 /// An engine on `url` whose clock starts at `start`.
@@ -434,6 +423,41 @@ async fn bad_schedules_are_refused_and_store_nothing(backend: Backend) {
     ));
 }
 
+async fn a_fire_whose_job_exists_counts_as_a_duplicate(backend: Backend) {
+    let db = backend.fresh().await;
+    let clock = ManualClock::new(at("2026-11-30T10:00:30Z"));
+    let engine = engine_at(&db.url, &clock, "p").await;
+    engine
+        .add_schedule(cron("dup", "s", "* * * * *", "UTC"))
+        .await
+        .unwrap();
+    // As if another process had put this fire's job already.
+    engine
+        .put(NewJob::from_json("s", "noop", "{}").id("schedule:dup:2026-11-30T10:01:00Z"))
+        .await
+        .unwrap();
+    let workers = scheduler(&engine).await;
+    clock.advance(Duration::from_secs(30));
+    let detail = eventually("the duplicate to be counted", WAIT, || async {
+        let detail = engine.schedule("dup").await.unwrap();
+        (detail.schedule.duplicates == 1).then_some(detail)
+    })
+    .await;
+    assert_eq!(detail.schedule.fires, 0);
+    assert_eq!(detail.schedule.last_result.as_deref(), Some("duplicate"));
+    assert_eq!(detail.events[0].result, "duplicate");
+    assert_eq!(
+        detail.events[0].detail,
+        "job schedule:dup:2026-11-30T10:01:00Z already exists (fired by another process)"
+    );
+    assert_eq!(
+        detail.schedule.next_fire_at,
+        Some(at("2026-11-30T10:02:00Z"))
+    );
+    assert_eq!(jobs_of(&engine, "schedule:dup:").await.len(), 1);
+    workers.shutdown(WAIT).await;
+}
+
 on_both_backends!(
     cron_and_interval_fire_on_time,
     a_daily_0230_fires_once_across_spring_forward,
@@ -442,4 +466,5 @@ on_both_backends!(
     three_processes_fire_each_time_once,
     disable_stops_firing_and_edits_apply_at_the_next_fire,
     bad_schedules_are_refused_and_store_nothing,
+    a_fire_whose_job_exists_counts_as_a_duplicate,
 );

@@ -265,6 +265,30 @@ pub fn validate_schedule_name(name: &str) -> Result<()> {
 }
 
 impl ScheduleDef {
+    /// A schedule with the defaults: payload `{}`, overlap `allow`, misfire
+    /// `fire-once`, enabled, priority 0, the engine's attempts and no time
+    /// limit. Nothing is checked until it is saved.
+    pub fn new(
+        name: impl Into<String>,
+        queue: impl Into<String>,
+        job_type: impl Into<String>,
+        spec: SpecDef,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            queue: queue.into(),
+            job_type: job_type.into(),
+            payload: empty_object(),
+            spec,
+            overlap: Overlap::Allow,
+            misfire: Misfire::FireOnce,
+            enabled: true,
+            priority: 0,
+            max_attempts: None,
+            max_time_ms: None,
+        }
+    }
+
     /// Checks everything but the job type and payload (which need the
     /// registry: see [`ScheduleDef::job`]) and parses the spec.
     pub fn check(&self, now: DateTime<Utc>) -> Result<Spec> {
@@ -478,22 +502,15 @@ mod tests {
 
     #[test]
     fn definitions_are_checked() {
-        let base = ScheduleDef {
-            name: "n".into(),
-            queue: "q".into(),
-            job_type: "noop".into(),
-            payload: empty_object(),
-            spec: SpecDef::Interval {
+        let base = ScheduleDef::new(
+            "n",
+            "q",
+            "noop",
+            SpecDef::Interval {
                 every_ms: 0,
                 start_at: None,
             },
-            overlap: Overlap::Allow,
-            misfire: Misfire::FireOnce,
-            enabled: true,
-            priority: 0,
-            max_attempts: None,
-            max_time_ms: None,
-        };
+        );
         let field = |def: &ScheduleDef| match def.check(Utc::now()).unwrap_err() {
             Error::InvalidInput { field, .. } => field,
             Error::InvalidQueueName { .. } => "queue",

@@ -103,8 +103,9 @@ impl ScheduleRow {
     }
 }
 
-/// The definition's columns after `name`, in [`COLUMNS`] order.
-fn definition_values(def: &ScheduleDef) -> Vec<Value> {
+/// The values of a schedule row's definition: `$1` name, `$2`–`$16` the
+/// definition in [`COLUMNS`] order, `$17` now, `$18` the next fire time.
+fn definition_values(def: &ScheduleDef, next_fire_at: Option<i64>, now: i64) -> Vec<Value> {
     let (kind, expr, every_ms, start_at) = match &def.spec {
         SpecDef::Cron { expr, .. } => ("cron", Some(expr.clone()), None, None),
         SpecDef::Interval { every_ms, start_at } => (
@@ -120,6 +121,7 @@ fn definition_values(def: &ScheduleDef) -> Vec<Value> {
         Overlap::Threshold(n) => ("threshold", Some(n)),
     };
     vec![
+        def.name.clone().into(),
         def.queue.clone().into(),
         def.job_type.clone().into(),
         def.payload.to_string().into(),
@@ -135,6 +137,8 @@ fn definition_values(def: &ScheduleDef) -> Vec<Value> {
         def.priority.into(),
         def.max_attempts.into(),
         def.max_time_ms.into(),
+        now.into(),
+        next_fire_at.into(),
     ]
 }
 
@@ -182,9 +186,7 @@ impl Store {
         next_fire_at: Option<i64>,
         now: i64,
     ) -> Result<()> {
-        let mut values: Vec<Value> = vec![def.name.clone().into()];
-        values.extend(definition_values(def));
-        values.extend([now.into(), next_fire_at.into()]);
+        let values = definition_values(def, next_fire_at, now);
         let result = self
             .write
             .execute_raw(self.stmt(
@@ -214,9 +216,7 @@ impl Store {
         next_fire_at: Option<i64>,
         now: i64,
     ) -> Result<()> {
-        let mut values: Vec<Value> = vec![def.name.clone().into()];
-        values.extend(definition_values(def));
-        values.extend([now.into(), next_fire_at.into()]);
+        let values = definition_values(def, next_fire_at, now);
         let result = self
             .write
             .execute_raw(self.stmt(
