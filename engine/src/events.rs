@@ -72,6 +72,12 @@ pub enum JobEventKind {
     /// This process finished an attempt it no longer owned; the result was
     /// refused (the job was rescued and belongs to someone else).
     CompletionRefused,
+    /// An operator sent it back to pending.
+    Retried,
+    /// An operator marked it completed without running it.
+    MarkedComplete,
+    /// An operator deleted it.
+    Deleted,
 }
 
 /// Counts by state for one queue.

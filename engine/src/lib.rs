@@ -35,6 +35,8 @@
 //! - [`job`], [`registry`], [`spec`]: job types, their registry, and what a
 //!   put takes; [`builtin`]: `noop`, `sleep`, `http`, `shell`;
 //! - [`engine`]: the handle (put, get, wait, abort, queues, schedules, stats);
+//! - [`management`]: retry, mark complete, delete and abort, one job or in
+//!   bulk;
 //! - [`schedule`]: recurring puts on cron and interval specs;
 //! - `runner`: claim, execute, complete, keep locks, fire schedules,
 //!   publish stats;
@@ -49,6 +51,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod job;
+pub mod management;
 pub mod queue;
 pub mod record;
 pub mod registry;
@@ -63,6 +66,7 @@ pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
 pub use job::{Job, JobContext, JobError};
+pub use management::{BulkAction, JobSelector};
 pub use queue::{Ordering, Queue, QueueSettings};
 pub use record::{Attempt, JobDetail, JobFilter, JobRecord, LogLine, ProcessRecord};
 pub use registry::Registry;

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use amboy::{
-    AbortOutcome, Error, JobEventKind, JobFilter, JobState, ManualClock, NewJob, QueueSettings,
-    WorkerOptions,
+    AbortOutcome, BulkAction, Error, JobEventKind, JobFilter, JobSelector, JobState, ManualClock,
+    NewJob, QueueSettings, WorkerOptions,
 };
 use chrono::{TimeDelta, Utc};
 use common::{Backend, Block, Count, Flaky, Freeze, Panics, builder, eventually, next_event};
@@ -818,6 +818,147 @@ async fn processes_starting_together_migrate_once(backend: Backend) {
     }
 }
 
+async fn operators_retry_complete_delete_and_act_in_bulk(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let later = || NewJob::from_json("ops", "noop", "{}").delay(TimeDelta::hours(1));
+    let a = engine.put(later()).await.unwrap();
+    engine.abort(&a).await.unwrap();
+    let retried = engine.retry(&a).await.unwrap();
+    assert_eq!(
+        (retried.state, retried.attempt, retried.last_error),
+        (JobState::Pending, 0, None)
+    );
+    assert_eq!(
+        engine.complete(&a).await.unwrap().state,
+        JobState::Completed
+    );
+    let err = engine.retry(&a).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidState {
+                state: JobState::Completed,
+                operation: "retry",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    engine.delete(&a).await.unwrap();
+    assert!(matches!(engine.get(&a).await, Err(Error::JobNotFound(_))));
+    assert!(matches!(
+        engine.delete(&a).await,
+        Err(Error::JobNotFound(_))
+    ));
+    assert!(matches!(
+        engine.retry("has space").await,
+        Err(Error::InvalidInput { field: "id", .. })
+    ));
+
+    // A real failure, retried: it runs again and its history grows.
+    let workers = engine.start_workers(only("ops-run")).await.unwrap();
+    let failed = engine
+        .put(NewJob::new("ops-run", &Panics {}).unwrap().max_attempts(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.wait(&failed, WAIT).await.unwrap().state,
+        JobState::Failed
+    );
+    let mut events = engine.subscribe();
+    engine.retry(&failed).await.unwrap();
+    next_event(&mut events, "the retried job to fail again", |e| {
+        e.id == failed
+            && matches!(
+                e.kind,
+                JobEventKind::Finished {
+                    state: JobState::Failed,
+                    ..
+                }
+            )
+    })
+    .await;
+    let detail = engine.detail(&failed).await.unwrap();
+    assert_eq!(detail.job.state, JobState::Failed);
+    assert_eq!(detail.errors.len(), 2, "{detail:?}");
+    let blocked = engine
+        .put(NewJob::new("ops-run", &Block {}).unwrap())
+        .await
+        .unwrap();
+    next_event(&mut events, "the blocking job to start", |e| {
+        e.id == blocked && matches!(e.kind, JobEventKind::Started { .. })
+    })
+    .await;
+    assert!(matches!(
+        engine.delete(&blocked).await,
+        Err(Error::InvalidState {
+            state: JobState::Running,
+            ..
+        })
+    ));
+    workers.shutdown(Duration::from_millis(50)).await;
+
+    // Bulk: 2,500 matching a filter (more than one batch), then by ids.
+    let jobs: Vec<NewJob> = (0..2_500).map(|_| later()).collect();
+    let ids = engine.put_many(jobs).await.unwrap();
+    for _ in 0..3 {
+        engine
+            .put(NewJob::from_json("ops", "sleep", r#"{"ms": 1}"#).delay(TimeDelta::hours(1)))
+            .await
+            .unwrap();
+    }
+    let noops = JobFilter {
+        queue: Some("ops".into()),
+        job_type: Some("noop".into()),
+        ..JobFilter::default()
+    };
+    let done = engine
+        .bulk(BulkAction::Complete, JobSelector::Filter(noops.clone()))
+        .await
+        .unwrap();
+    assert_eq!(done, 2_500);
+    let c = engine.counts("ops").await.unwrap();
+    assert_eq!((c[&JobState::Completed], c[&JobState::Pending]), (2_500, 3));
+    let deleted = engine
+        .bulk(BulkAction::Delete, JobSelector::Ids(ids[..10].to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 10);
+    let none = engine
+        .bulk(BulkAction::Retry, JobSelector::Filter(noops))
+        .await
+        .unwrap();
+    assert_eq!(none, 0, "completed jobs are not retried");
+    let all_ops = JobSelector::Filter(JobFilter {
+        queue: Some("ops".into()),
+        ..JobFilter::default()
+    });
+    assert_eq!(engine.bulk(BulkAction::Abort, all_ops).await.unwrap(), 3);
+    let aborted = JobSelector::Filter(JobFilter {
+        queue: Some("ops".into()),
+        state: Some(JobState::Aborted),
+        ..JobFilter::default()
+    });
+    assert_eq!(engine.bulk(BulkAction::Retry, aborted).await.unwrap(), 3);
+    let c = engine.counts("ops").await.unwrap();
+    assert_eq!(
+        (
+            c[&JobState::Completed],
+            c[&JobState::Pending],
+            c[&JobState::Aborted]
+        ),
+        (2_490, 3, 0)
+    );
+    assert_eq!(c.values().sum::<i64>(), 2_493);
+    assert!(matches!(
+        engine
+            .bulk(BulkAction::Delete, JobSelector::Ids(vec!["bad id".into()]))
+            .await,
+        Err(Error::InvalidInput { field: "id", .. })
+    ));
+}
+
 on_both_backends!(
     many_producers_complete_every_job_exactly_once,
     wait_until_is_honoured,
@@ -834,4 +975,5 @@ on_both_backends!(
     a_put_in_one_process_starts_work_in_another,
     a_silent_process_is_marked_gone_and_its_job_rescued,
     processes_starting_together_migrate_once,
+    operators_retry_complete_delete_and_act_in_bulk,
 );

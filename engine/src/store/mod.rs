@@ -6,7 +6,8 @@
 //!
 //! Layout: [`put`] inserts jobs; [`claim`] promotes due retries and claims
 //! ready jobs; [`finish`] writes batches of results; [`lock`] renews and
-//! rescues locks; [`control`] aborts; [`read`] answers queries; [`queues`]
+//! rescues locks; [`control`] aborts; [`manage`] retries, completes and
+//! deletes; [`read`] answers queries; [`queues`]
 //! holds queue settings and the per-(queue, state) counters; [`process`]
 //! registers engine processes; [`schedules`] holds schedules and their fire
 //! rounds; [`signal`] tells other processes what changed.
@@ -16,6 +17,7 @@ pub mod control;
 pub mod dialect;
 pub mod finish;
 pub mod lock;
+pub mod manage;
 pub mod process;
 pub mod put;
 pub mod queues;

@@ -135,37 +135,10 @@ impl Store {
 
     /// A page of jobs matching `filter`, by id.
     pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
-        let mut conditions = Vec::new();
-        let mut values: Vec<sea_orm::Value> = Vec::new();
-        let mut bind = |condition: &str, value: sea_orm::Value| {
-            values.push(value);
-            conditions.push(condition.replace('#', &format!("${}", values.len())));
-        };
-        if let Some(queue) = &filter.queue {
-            bind("queue = #", queue.clone().into());
-        }
-        if let Some(state) = filter.state {
-            bind("state = #", state.as_str().into());
-        }
-        if let Some(job_type) = &filter.job_type {
-            bind("job_type = #", job_type.clone().into());
-        }
-        if let Some(prefix) = &filter.id_prefix {
-            // A range on the primary key: uses the index, unlike LIKE.
-            bind("id >= #", prefix.clone().into());
-            bind("id < #", format!("{prefix}\u{10FFFF}").into());
-        }
-        if let Some(after) = &filter.after {
-            bind("id > #", after.clone().into());
-        }
-        let condition = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let (condition, mut values) = filter_sql(filter);
         values.push(i64::from(filter.limit).into());
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs {condition} ORDER BY id LIMIT ${}",
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE {condition} ORDER BY id LIMIT ${}",
             values.len()
         );
         JobRow::find_by_statement(self.stmt(&sql, values))
@@ -175,4 +148,36 @@ impl Store {
             .map(JobRow::into_record)
             .collect()
     }
+}
+
+/// `filter` (all but its limit) as a condition on `jobs` with its values,
+/// bound from `$1`.
+pub(crate) fn filter_sql(filter: &JobFilter) -> (String, Vec<sea_orm::Value>) {
+    let mut conditions = Vec::new();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    let mut bind = |condition: &str, value: sea_orm::Value| {
+        values.push(value);
+        conditions.push(condition.replace('#', &format!("${}", values.len())));
+    };
+    if let Some(queue) = &filter.queue {
+        bind("queue = #", queue.clone().into());
+    }
+    if let Some(state) = filter.state {
+        bind("state = #", state.as_str().into());
+    }
+    if let Some(job_type) = &filter.job_type {
+        bind("job_type = #", job_type.clone().into());
+    }
+    if let Some(prefix) = &filter.id_prefix {
+        // A range on the primary key: uses the index, unlike LIKE.
+        bind("id >= #", prefix.clone().into());
+        bind("id < #", format!("{prefix}\u{10FFFF}").into());
+    }
+    if let Some(after) = &filter.after {
+        bind("id > #", after.clone().into());
+    }
+    if conditions.is_empty() {
+        conditions.push("1 = 1".to_owned());
+    }
+    (conditions.join(" AND "), values)
 }

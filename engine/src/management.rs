@@ -1,0 +1,166 @@
+//! Operator actions on jobs, one at a time or in bulk: retry, mark
+//! complete, delete, abort (amboy's management operations).
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::events::JobEventKind;
+use crate::record::{JobFilter, JobRecord};
+use crate::spec::validate_id;
+use crate::state::JobState;
+use crate::store::control::AbortOutcome;
+use crate::store::manage::{BULK_BATCH, Changed, JobAction};
+
+/// Most ids one bulk call may name.
+pub const MAX_BULK_IDS: usize = 10_000;
+
+/// What a bulk call does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkAction {
+    /// See [`Engine::retry`].
+    Retry,
+    /// See [`Engine::complete`].
+    Complete,
+    /// See [`Engine::delete`].
+    Delete,
+    /// See [`Engine::abort`].
+    Abort,
+}
+
+/// Which jobs a bulk call takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobSelector {
+    /// These ids (at most [`MAX_BULK_IDS`]); ids in a state the action does
+    /// not apply to, or missing, are passed over.
+    Ids(Vec<String>),
+    /// Every job matching the filter (its `after` and `limit` are ignored),
+    /// in batches of 1,000, each its own transaction.
+    Filter(JobFilter),
+}
+
+const ABORTABLE: [JobState; 4] = [
+    JobState::Blocked,
+    JobState::Pending,
+    JobState::Retrying,
+    JobState::Running,
+];
+
+impl Engine {
+    /// Runs a finished job again (failed, aborted or expired: pending now,
+    /// its attempts starting over, its history kept), or a retrying one now.
+    pub async fn retry(&self, id: &str) -> Result<JobRecord> {
+        self.act_one(JobAction::Retry, id).await?;
+        self.get(id).await
+    }
+
+    /// Marks a job that is not running completed without running it.
+    pub async fn complete(&self, id: &str) -> Result<JobRecord> {
+        self.act_one(JobAction::Complete, id).await?;
+        self.get(id).await
+    }
+
+    /// Deletes a job that is not running, with its attempts and log.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        self.act_one(JobAction::Delete, id).await
+    }
+
+    async fn act_one(&self, action: JobAction, id: &str) -> Result<()> {
+        validate_id(id)?;
+        let changed = self
+            .store()
+            .act(action, &[id.to_owned()], self.clock().now_us())
+            .await?;
+        if changed.is_empty() {
+            let job = self.get(id).await?;
+            return Err(Error::InvalidState {
+                id: id.to_owned(),
+                state: job.state,
+                operation: action.as_str(),
+            });
+        }
+        self.acted(action, &changed);
+        Ok(())
+    }
+
+    fn acted(&self, action: JobAction, changed: &[Changed]) {
+        let kind = match action {
+            JobAction::Retry => JobEventKind::Retried,
+            JobAction::Complete => JobEventKind::MarkedComplete,
+            JobAction::Delete => JobEventKind::Deleted,
+        };
+        for job in changed {
+            if action == JobAction::Retry {
+                self.waker(&job.queue).notify_one();
+            }
+            self.emit_job(&job.id, &job.queue, &job.job_type, kind.clone());
+        }
+    }
+
+    /// Applies `action` to the selected jobs that are in a state it applies
+    /// to; returns how many it changed (for aborts: aborted, or asked to
+    /// stop when running).
+    pub async fn bulk(&self, action: BulkAction, selector: JobSelector) -> Result<u64> {
+        let states: &[JobState] = match action {
+            BulkAction::Retry => JobAction::Retry.from_states(),
+            BulkAction::Complete => JobAction::Complete.from_states(),
+            BulkAction::Delete => JobAction::Delete.from_states(),
+            BulkAction::Abort => &ABORTABLE,
+        };
+        let mut changed = 0u64;
+        match selector {
+            JobSelector::Ids(ids) => {
+                if ids.len() > MAX_BULK_IDS {
+                    return Err(Error::InvalidInput {
+                        field: "ids",
+                        reason: format!("at most {MAX_BULK_IDS} per call (got {})", ids.len()),
+                    });
+                }
+                for id in &ids {
+                    validate_id(id)?;
+                }
+                for chunk in ids.chunks(BULK_BATCH) {
+                    changed += self.bulk_batch(action, chunk).await?;
+                }
+            }
+            JobSelector::Filter(mut filter) => {
+                if let Some(queue) = &filter.queue {
+                    crate::queue::validate_queue_name(queue)?;
+                }
+                loop {
+                    let ids = self
+                        .store()
+                        .bulk_targets(states, &filter, BULK_BATCH)
+                        .await?;
+                    changed += self.bulk_batch(action, &ids).await?;
+                    if ids.len() < BULK_BATCH {
+                        break;
+                    }
+                    filter.after = ids.last().cloned();
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn bulk_batch(&self, action: BulkAction, ids: &[String]) -> Result<u64> {
+        let action = match action {
+            BulkAction::Retry => JobAction::Retry,
+            BulkAction::Complete => JobAction::Complete,
+            BulkAction::Delete => JobAction::Delete,
+            BulkAction::Abort => {
+                let mut n = 0;
+                for id in ids {
+                    match self.abort(id).await {
+                        Ok(AbortOutcome::Aborted | AbortOutcome::Requested { .. }) => n += 1,
+                        // Finished or deleted meanwhile: passed over.
+                        Err(Error::InvalidState { .. } | Error::JobNotFound(_)) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                return Ok(n);
+            }
+        };
+        let changed = self.store().act(action, ids, self.clock().now_us()).await?;
+        self.acted(action, &changed);
+        Ok(changed.len() as u64)
+    }
+}

@@ -1,0 +1,240 @@
+//! Operator actions on jobs that are not running: retry, mark complete,
+//! delete — for one job or in bulk (amboy's management operations). Each
+//! batch is one transaction that reads the rows it changes (locked on
+//! PostgreSQL, so a concurrent claim skips them), changes them, and moves
+//! the counters.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
+
+use super::read::filter_sql;
+use super::signal::Signal;
+use super::{CountDeltas, Store, placeholders};
+use crate::error::Result;
+use crate::record::JobFilter;
+use crate::state::JobState;
+
+/// Most jobs changed per transaction by a bulk action.
+pub const BULK_BATCH: usize = 1_000;
+
+/// What an operator does to jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    /// Run again now: a finished job (failed, aborted, expired) becomes
+    /// pending with its attempts reset; a retrying one runs now.
+    Retry,
+    /// Mark done without running: completed, `ended_at` now.
+    Complete,
+    /// Remove the job with its attempts and log.
+    Delete,
+}
+
+impl JobAction {
+    /// The states the action applies to.
+    pub fn from_states(self) -> &'static [JobState] {
+        match self {
+            JobAction::Retry => &[
+                JobState::Failed,
+                JobState::Aborted,
+                JobState::Expired,
+                JobState::Retrying,
+            ],
+            JobAction::Complete => &[
+                JobState::Blocked,
+                JobState::Pending,
+                JobState::Retrying,
+                JobState::Failed,
+                JobState::Aborted,
+                JobState::Expired,
+            ],
+            JobAction::Delete => &[
+                JobState::Blocked,
+                JobState::Pending,
+                JobState::Retrying,
+                JobState::Completed,
+                JobState::Failed,
+                JobState::Aborted,
+                JobState::Expired,
+            ],
+        }
+    }
+
+    /// Its name in errors and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobAction::Retry => "retry",
+            JobAction::Complete => "complete",
+            JobAction::Delete => "delete",
+        }
+    }
+}
+
+#[derive(FromQueryResult)]
+struct Target {
+    id: String,
+    queue: String,
+    job_type: String,
+    state: String,
+}
+
+/// A job an action changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// The job.
+    pub id: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its type.
+    pub job_type: String,
+    /// The state it was in.
+    pub from: JobState,
+}
+
+impl Store {
+    /// Applies `action` to those of `ids` in a state it applies to, in one
+    /// transaction. Returns the jobs changed.
+    pub async fn act(&self, action: JobAction, ids: &[String], now: i64) -> Result<Vec<Changed>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.begin().await?;
+        let changed = self.act_in(&txn, action, ids, now).await?;
+        txn.commit().await?;
+        Ok(changed)
+    }
+
+    async fn act_in(
+        &self,
+        txn: &DatabaseTransaction,
+        action: JobAction,
+        ids: &[String],
+        now: i64,
+    ) -> Result<Vec<Changed>> {
+        let states = action.from_states();
+        let mut values: Vec<Value> = ids.iter().map(|id| id.clone().into()).collect();
+        values.extend(states.iter().map(|s| s.as_str().into()));
+        let filter = format!(
+            "id IN ({}) AND state IN ({})",
+            placeholders(1, ids.len()),
+            placeholders(ids.len() + 1, states.len())
+        );
+        let targets = Target::find_by_statement(self.stmt(
+            &format!(
+                "SELECT id, queue, job_type, state FROM jobs WHERE {filter}{}",
+                self.dialect().row_lock()
+            ),
+            values.clone(),
+        ))
+        .all(txn)
+        .await?;
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut changed = Vec::with_capacity(targets.len());
+        let mut deltas = CountDeltas::default();
+        let mut woken: Vec<Signal> = Vec::new();
+        for target in &targets {
+            let from: JobState =
+                target
+                    .state
+                    .parse()
+                    .map_err(|err: crate::state::UnknownState| {
+                        crate::Error::Internal(err.to_string())
+                    })?;
+            let to = match action {
+                JobAction::Retry => Some(JobState::Pending),
+                JobAction::Complete => Some(JobState::Completed),
+                JobAction::Delete => None,
+            };
+            deltas.moved(&target.queue, Some(from), to, 1);
+            if action == JobAction::Retry {
+                let signal = Signal::Put(target.queue.clone());
+                if !woken.contains(&signal) {
+                    woken.push(signal);
+                }
+            }
+            changed.push(Changed {
+                id: target.id.clone(),
+                queue: target.queue.clone(),
+                job_type: target.job_type.clone(),
+                from,
+            });
+        }
+        let target_ids: Vec<Value> = targets.iter().map(|t| t.id.clone().into()).collect();
+        let by_id = format!("IN ({})", placeholders(2, target_ids.len()));
+        let with_now = |mut rest: Vec<Value>| {
+            rest.insert(0, now.into());
+            rest
+        };
+        match action {
+            JobAction::Retry => {
+                // A retrying job keeps its attempts and just runs now; a
+                // finished one starts over (its history stays).
+                txn.execute_raw(self.stmt(
+                    &format!(
+                        "UPDATE jobs SET run_at = $1, ended_at = NULL, \
+                         attempt = CASE WHEN state = 'retrying' THEN attempt ELSE 0 END, \
+                         last_error = CASE WHEN state = 'retrying' THEN last_error ELSE NULL END, \
+                         abort_requested = FALSE, state = 'pending' WHERE id {by_id}"
+                    ),
+                    with_now(target_ids),
+                ))
+                .await?;
+            }
+            JobAction::Complete => {
+                txn.execute_raw(self.stmt(
+                    &format!("UPDATE jobs SET state = 'completed', ended_at = $1 WHERE id {by_id}"),
+                    with_now(target_ids),
+                ))
+                .await?;
+            }
+            JobAction::Delete => {
+                let ids_only = placeholders(1, target_ids.len());
+                for table in ["job_attempts", "job_logs"] {
+                    txn.execute_raw(self.stmt(
+                        &format!("DELETE FROM {table} WHERE job_id IN ({ids_only})"),
+                        target_ids.clone(),
+                    ))
+                    .await?;
+                }
+                txn.execute_raw(self.stmt(
+                    &format!("DELETE FROM jobs WHERE id IN ({ids_only})"),
+                    target_ids,
+                ))
+                .await?;
+            }
+        }
+        deltas.apply(self, txn).await?;
+        self.signal(txn, &woken).await?;
+        Ok(changed)
+    }
+
+    /// Up to `limit` ids, in order, of jobs matching `filter` (its `after`
+    /// continues a previous batch; its limit is ignored) in one of
+    /// `states`: one batch of a bulk action.
+    pub async fn bulk_targets(
+        &self,
+        states: &[JobState],
+        filter: &JobFilter,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        #[derive(FromQueryResult)]
+        struct Id {
+            id: String,
+        }
+        let (filter, mut values) = filter_sql(filter);
+        let first = values.len() + 1;
+        values.extend(states.iter().map(|s| s.as_str().into()));
+        values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+        let sql = format!(
+            "SELECT id FROM jobs WHERE {filter} AND state IN ({}) ORDER BY id LIMIT ${}",
+            placeholders(first, states.len()),
+            first + states.len()
+        );
+        Ok(Id::find_by_statement(self.stmt(&sql, values))
+            .all(&self.read)
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect())
+    }
+}
