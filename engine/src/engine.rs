@@ -9,7 +9,7 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::events::{EVENT_BUFFER, Event, JobEvent, JobEventKind, QueueCounts};
+use crate::events::{EVENT_BUFFER, Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
 use crate::job::Job;
 use crate::queue::{Queue, QueueSettings, validate_queue_name};
 use crate::record::{JobDetail, JobFilter, JobRecord, MAX_PAGE, ProcessRecord};
@@ -55,6 +55,8 @@ struct Inner {
     queues_changed: Notify,
     /// Notified when a schedule is created, changed or deleted.
     schedules_changed: Notify,
+    /// The latest stats snapshot this process published.
+    stats: Mutex<Option<Arc<StatsSnapshot>>>,
     /// Jobs this process is running, for abort and lock renewal.
     running: Mutex<HashMap<String, RunningJob>>,
 }
@@ -125,6 +127,7 @@ impl EngineBuilder {
                 wakers: Mutex::default(),
                 queues_changed: Notify::new(),
                 schedules_changed: Notify::new(),
+                stats: Mutex::default(),
                 running: Mutex::default(),
             }),
         }
@@ -204,6 +207,32 @@ impl Engine {
     pub(crate) fn waker(&self, queue: &str) -> Arc<Notify> {
         let mut wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
         wakers.entry(queue.to_owned()).or_default().clone()
+    }
+
+    /// Keeps `snapshot` as the latest and sends it to subscribers.
+    pub(crate) fn publish_stats(&self, snapshot: Arc<StatsSnapshot>) {
+        *self.inner.stats.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.clone());
+        self.emit(Event::Stats(snapshot));
+    }
+
+    /// The latest stats snapshot (published each second while workers
+    /// run), or one read now, without rates, when there is none yet.
+    pub async fn stats(&self) -> Result<Arc<StatsSnapshot>> {
+        let latest = self
+            .inner
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match latest {
+            Some(snapshot) => Ok(snapshot),
+            None => Ok(Arc::new(StatsSnapshot {
+                at: self.clock().now(),
+                queues: self.queue_counts().await?,
+                completed_per_sec: 0.0,
+                failed_per_sec: 0.0,
+            })),
+        }
     }
 
     /// Wakes every queue's runner (after signals may have been lost).

@@ -82,6 +82,7 @@ pub enum JobEventKind {
 
 /// Counts by state for one queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueCounts {
     /// The queue.
     pub queue: String,
@@ -91,6 +92,7 @@ pub struct QueueCounts {
 
 /// Everything a dashboard shows live, computed once per second for all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsSnapshot {
     /// When it was taken.
     pub at: DateTime<Utc>,

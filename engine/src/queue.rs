@@ -39,6 +39,7 @@ pub fn validate_queue_name(name: &str) -> Result<()> {
 
 /// The order in which a queue hands out ready jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Ordering {
     /// Oldest `run_at` first.
@@ -81,6 +82,7 @@ impl FromStr for Ordering {
 
 /// A queue's settings, persisted in `queues` and editable at run time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueSettings {
     /// Workers per process for this queue.
     pub concurrency: i32,
@@ -153,6 +155,7 @@ impl QueueSettings {
 
 /// A queue and its settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Queue {
     /// The queue's name.
     pub name: String,

@@ -7,6 +7,7 @@ use crate::state::JobState;
 
 /// A job as stored. Times are UTC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRecord {
     /// Unique id.
     pub id: String,
@@ -51,6 +52,7 @@ pub struct JobRecord {
 
 /// One finished attempt, from the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     /// The attempt number.
     pub attempt: i32,
@@ -68,6 +70,7 @@ pub struct Attempt {
 
 /// One line a job wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogLine {
     /// The attempt that wrote it.
     pub attempt: i32,
@@ -79,6 +82,7 @@ pub struct LogLine {
 
 /// A job with its history and log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobDetail {
     /// The job.
     #[serde(flatten)]
@@ -94,6 +98,7 @@ pub struct JobDetail {
 /// Which jobs a list returns. Lists are ordered by id; `after` continues
 /// from the last id of the previous page (keyset pagination).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobFilter {
     /// Only this queue.
     pub queue: Option<String>,
@@ -117,6 +122,7 @@ pub const MAX_PAGE: u32 = 1_000;
 /// An engine process (`amboy serve`, `amboy worker`, or an embedding
 /// program running workers). Times are UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProcessRecord {
     /// Unique per process start: host, pid and a random suffix.
     pub id: String,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a job is in its life. Stored as lower-case text in `jobs.state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for its dependencies.

@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:3000]
     #[arg(long, env = "AMBOY_LISTEN")]
     pub listen: Option<String>,
+    /// Listen on a non-loopback address even though no token is configured
+    /// (anyone who can reach it may do anything).
+    #[arg(long)]
+    pub allow_public_without_tokens: bool,
     /// Worker flags.
     #[command(flatten)]
     pub worker: WorkerArgs,

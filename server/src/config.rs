@@ -29,6 +29,10 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     /// See `--database-pool`.
     pub database_pool: Option<u32>,
+    /// Tokens that may read (also `AMBOY_VIEWER_TOKEN`, comma-separated).
+    pub viewer_tokens: Option<Vec<String>>,
+    /// Tokens that may read and change (also `AMBOY_OPERATOR_TOKEN`).
+    pub operator_tokens: Option<Vec<String>>,
     /// See `--listen`.
     pub listen: Option<String>,
     /// See `--log`.
@@ -102,6 +106,21 @@ impl Config {
         })
     }
 
+    /// The API's tokens: the environment's (`AMBOY_VIEWER_TOKEN`,
+    /// `AMBOY_OPERATOR_TOKEN`, comma-separated) over the file's.
+    pub fn auth(&self) -> crate::api::auth::Auth {
+        let tokens = |env: &str, file: &Option<Vec<String>>| -> Vec<String> {
+            match std::env::var(env) {
+                Ok(list) => list.split(',').map(str::to_owned).collect(),
+                Err(_) => file.clone().unwrap_or_default(),
+            }
+        };
+        crate::api::auth::Auth::new(
+            &tokens("AMBOY_VIEWER_TOKEN", &self.file.viewer_tokens),
+            &tokens("AMBOY_OPERATOR_TOKEN", &self.file.operator_tokens),
+        )
+    }
+
     /// The address `amboy serve` listens on.
     pub fn listen(&self, args: &ServeArgs) -> anyhow::Result<SocketAddr> {
         let text = args
@@ -166,14 +185,23 @@ mod tests {
         let path = dir.path().join("amboy.toml");
         std::fs::write(
             &path,
-            "database_url = \"sqlite::memory:\"\nlisten = \"127.0.0.1:4000\"\ndatabase_pool = 20\n",
+            "database_url = \"sqlite::memory:\"\nlisten = \"127.0.0.1:4000\"\ndatabase_pool = 20\n\
+             operator_tokens = [\"op-secret\"]\n",
         )
         .unwrap();
         let config = Config::load(&global(Some(&path))).unwrap();
         assert_eq!(config.database_url, "sqlite::memory:");
         assert_eq!(config.store.postgres_pool, 20);
+        if std::env::var_os("AMBOY_OPERATOR_TOKEN").is_none() {
+            let auth = config.auth();
+            assert_eq!(
+                auth.role_of_token("op-secret"),
+                Some(crate::api::auth::Role::Operator)
+            );
+        }
         let serve = ServeArgs {
             listen: None,
+            allow_public_without_tokens: false,
             worker: WorkerArgs {
                 queues: None,
                 enable_shell_jobs: false,

@@ -5,6 +5,7 @@
 //! listener and its shutdown token, so a test binds port 0 and stops it.
 //!
 //! Layout:
+//! - [`api`]: the REST API under `/api/v1` with its OpenAPI document;
 //! - [`cli`]: the command line (clap);
 //! - [`config`]: flags, environment and the optional TOML file, merged once;
 //! - [`serve`]: `amboy serve` and `amboy worker` — engine, workers, router;
@@ -12,6 +13,7 @@
 //! - [`commands`]: `migrate`, `submit`, `jobs`;
 //! - [`shutdown`]: SIGINT/SIGTERM into one cancellation token.
 
+pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;

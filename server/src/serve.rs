@@ -11,6 +11,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::auth::Auth;
 use crate::cli::{ServeArgs, WorkerArgs};
 use crate::config::{Config, WorkerConfig};
 
@@ -51,26 +52,34 @@ async fn start_workers(engine: &Engine, worker: &WorkerConfig) -> anyhow::Result
 /// `amboy serve`: workers and the HTTP server until SIGINT/SIGTERM.
 pub async fn run_serve(config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
     let addr = config.listen(args)?;
-    refuse_public(addr)?;
+    let auth = config.auth();
+    refuse_public(addr, &auth, args.allow_public_without_tokens)?;
     let worker = config.worker(&args.worker);
     let engine = connect(config, worker.enable_shell_jobs).await?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let shutdown = crate::shutdown::on_signal();
-    serve(engine, worker, listener, shutdown).await
+    serve(engine, auth, worker, listener, shutdown).await
 }
 
 /// Runs workers and serves HTTP on `listener` until `shutdown` is cancelled,
 /// then stops accepting requests and drains the workers.
 pub async fn serve(
     engine: Engine,
+    auth: Auth,
     worker: WorkerConfig,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let workers = start_workers(&engine, &worker).await?;
-    let app = router(engine.clone())?;
+    if auth.is_open() {
+        tracing::warn!(
+            "no tokens configured: the API and dashboard are open to anyone who can reach \
+             this address (set AMBOY_OPERATOR_TOKEN / AMBOY_VIEWER_TOKEN to require them)"
+        );
+    }
+    let app = router(engine.clone(), auth)?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, process = engine.process_id(), "amboy serving on http://{addr}");
     let server = axum::serve(listener, app)
@@ -94,24 +103,31 @@ pub async fn run_worker(config: &Config, args: &WorkerArgs) -> anyhow::Result<()
     Ok(())
 }
 
-/// Until the API has authentication, only this machine may connect.
-fn refuse_public(addr: SocketAddr) -> anyhow::Result<()> {
-    if addr.ip().is_loopback() {
+/// Without tokens, only this machine may connect, unless forced.
+fn refuse_public(addr: SocketAddr, auth: &Auth, forced: bool) -> anyhow::Result<()> {
+    if addr.ip().is_loopback() || !auth.is_open() {
+        return Ok(());
+    }
+    if forced {
+        tracing::warn!(%addr, "listening on a public address without tokens, as forced");
         return Ok(());
     }
     anyhow::bail!(
-        "refusing to listen on {addr}: amboy has no authentication yet, so it only \
-         listens on a loopback address (e.g. 127.0.0.1:3000)"
+        "refusing to listen on {addr} without tokens: set AMBOY_OPERATOR_TOKEN (and \
+         AMBOY_VIEWER_TOKEN) or operator_tokens in the config file, listen on a loopback \
+         address (e.g. 127.0.0.1:3000), or pass --allow-public-without-tokens"
     )
 }
 
-/// The whole HTTP surface: health checks and the dashboard.
-pub fn router(engine: Engine) -> anyhow::Result<Router> {
+/// The whole HTTP surface: health checks, the API and the dashboard.
+pub fn router(engine: Engine, auth: Auth) -> anyhow::Result<Router> {
     let health = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(engine.clone());
-    Ok(health.merge(crate::web::dashboard_router(engine)?))
+    Ok(health
+        .merge(crate::api::router(engine.clone(), auth))
+        .merge(crate::web::dashboard_router(engine)?))
 }
 
 /// Ready when the database answers and the schema is current.
@@ -153,10 +169,14 @@ mod tests {
     }
 
     #[test]
-    fn only_loopback_addresses_are_allowed() {
-        refuse_public("127.0.0.1:3000".parse().unwrap()).unwrap();
-        refuse_public("[::1]:3000".parse().unwrap()).unwrap();
-        let err = refuse_public("0.0.0.0:3000".parse().unwrap()).unwrap_err();
+    fn without_tokens_only_loopback_addresses_are_allowed() {
+        let open = Auth::new(&[], &[]);
+        refuse_public("127.0.0.1:3000".parse().unwrap(), &open, false).unwrap();
+        refuse_public("[::1]:3000".parse().unwrap(), &open, false).unwrap();
+        let err = refuse_public("0.0.0.0:3000".parse().unwrap(), &open, false).unwrap_err();
         assert!(err.to_string().contains("loopback"), "{err}");
+        refuse_public("0.0.0.0:3000".parse().unwrap(), &open, true).unwrap();
+        let guarded = Auth::new(&[], &["secret".into()]);
+        refuse_public("0.0.0.0:3000".parse().unwrap(), &guarded, false).unwrap();
     }
 }

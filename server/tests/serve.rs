@@ -32,6 +32,7 @@ async fn spawn_app() -> App {
     };
     let server = tokio::spawn(amboy_server::serve::serve(
         engine.clone(),
+        amboy_server::api::auth::Auth::new(&[], &[]),
         worker,
         listener,
         shutdown.clone(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::clock::from_us;
 use crate::engine::Engine;
-use crate::events::{Event, StatsSnapshot};
+use crate::events::StatsSnapshot;
 use crate::state::JobState;
 
 /// How often a snapshot is published.
@@ -40,6 +40,6 @@ pub(crate) async fn run(engine: Engine) {
             snapshot.failed_per_sec = (failed - f).max(0) as f64 / secs;
         }
         previous = Some((now, completed, failed));
-        engine.emit(Event::Stats(Arc::new(snapshot)));
+        engine.publish_stats(Arc::new(snapshot));
     }
 }

@@ -40,6 +40,7 @@ pub const MAX_NAME_BYTES: usize = 128;
 
 /// What a schedule does, and when. Serialized as the API reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleDef {
     /// Unique: letters, digits and `-_.:`, 1–128 bytes.
@@ -85,6 +86,7 @@ fn enabled_by_default() -> bool {
 
 /// When a schedule fires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SpecDef {
     /// A cron expression (5 fields, or 6/7 with seconds and years) in an
@@ -145,6 +147,7 @@ impl SpecDef {
 
 /// What a fire does while earlier work is not done.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Overlap {
     /// Fire regardless.
@@ -159,6 +162,7 @@ pub enum Overlap {
 
 /// What happens to fire times missed while no scheduler ran (downtime).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Misfire {
     /// Skip them all; fire only when on time (within [`MISFIRE_GRACE`]).
@@ -199,6 +203,7 @@ impl FromStr for Misfire {
 
 /// A schedule as stored: its definition and how it has fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleRecord {
     /// The definition.
     #[serde(flatten)]
@@ -225,6 +230,7 @@ pub struct ScheduleRecord {
 
 /// A recorded skip or duplicate of a schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleEvent {
     /// The fire time concerned (the latest, for a run of missed ones).
     pub fire_at: DateTime<Utc>,
@@ -238,6 +244,7 @@ pub struct ScheduleEvent {
 
 /// A schedule with its recent skips and duplicates, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleDetail {
     /// The schedule.
     #[serde(flatten)]

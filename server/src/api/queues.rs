@@ -1,0 +1,160 @@
+//! `/api/v1/queues`: queues with their counts; settings, pause, resume.
+
+use std::collections::BTreeMap;
+
+use amboy::{JobState, Ordering, QueueSettings};
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiState;
+use super::error::{ApiError, ErrorBody, Json, Path};
+
+pub(super) fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_queues))
+        .routes(routes!(get_queue, update_queue))
+        .routes(routes!(pause_queue))
+        .routes(routes!(resume_queue))
+}
+
+/// A queue, its settings and its jobs by state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueView {
+    /// Its name.
+    name: String,
+    /// Its settings.
+    settings: QueueSettings,
+    /// Jobs by state (every state present).
+    counts: BTreeMap<JobState, i64>,
+}
+
+async fn view(state: &ApiState, name: &str) -> Result<QueueView, ApiError> {
+    let queue = state.engine.queue(name).await?;
+    let counts = state.engine.counts(name).await?;
+    Ok(QueueView {
+        name: queue.name,
+        settings: queue.settings,
+        counts,
+    })
+}
+
+/// Every queue with its counts.
+#[utoipa::path(get, path = "/queues", tag = "queues",
+    responses((status = 200, body = Vec<QueueView>), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["viewer"])))]
+async fn list_queues(
+    State(state): State<ApiState>,
+) -> Result<axum::Json<Vec<QueueView>>, ApiError> {
+    let mut counts: BTreeMap<String, BTreeMap<JobState, i64>> = state
+        .engine
+        .queue_counts()
+        .await?
+        .into_iter()
+        .map(|q| (q.queue, q.counts))
+        .collect();
+    let views = state
+        .engine
+        .queues()
+        .await?
+        .into_iter()
+        .map(|queue| QueueView {
+            counts: counts.remove(&queue.name).unwrap_or_default(),
+            name: queue.name,
+            settings: queue.settings,
+        })
+        .collect();
+    Ok(axum::Json(views))
+}
+
+/// One queue with its counts.
+#[utoipa::path(get, path = "/queues/{name}", tag = "queues",
+    params(("name" = String, Path, description = "The queue")),
+    responses((status = 200, body = QueueView), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["viewer"])))]
+async fn get_queue(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<QueueView>, ApiError> {
+    Ok(axum::Json(view(&state, &name).await?))
+}
+
+/// Settings to change; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueuePatch {
+    /// Workers per process, 1–10,000.
+    #[schema(minimum = 1, maximum = 10000)]
+    concurrency: Option<i32>,
+    /// `fifo` or `priority`.
+    ordering: Option<Ordering>,
+    /// Stop handing out jobs.
+    paused: Option<bool>,
+    /// How long a claim holds a job without renewal, ms (1,000–86,400,000).
+    #[schema(minimum = 1000, maximum = 86400000)]
+    lock_timeout_ms: Option<i64>,
+}
+
+/// Change a queue's settings (creating the queue if it does not exist).
+#[utoipa::path(patch, path = "/queues/{name}", tag = "queues", request_body = QueuePatch,
+    params(("name" = String, Path, description = "The queue")),
+    responses((status = 200, body = QueueView), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["operator"])))]
+async fn update_queue(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Json(patch): Json<QueuePatch>,
+) -> Result<axum::Json<QueueView>, ApiError> {
+    let mut settings = match state.engine.queue(&name).await {
+        Ok(queue) => queue.settings,
+        Err(amboy::Error::QueueNotFound(_)) => QueueSettings::default(),
+        Err(err) => return Err(err.into()),
+    };
+    if let Some(n) = patch.concurrency {
+        settings.concurrency = n;
+    }
+    if let Some(ordering) = patch.ordering {
+        settings.ordering = ordering;
+    }
+    if let Some(paused) = patch.paused {
+        settings.paused = paused;
+    }
+    if let Some(ms) = patch.lock_timeout_ms {
+        settings.lock_timeout_ms = ms;
+    }
+    state.engine.set_queue(&name, settings).await?;
+    Ok(axum::Json(view(&state, &name).await?))
+}
+
+async fn set_paused(state: &ApiState, name: &str, paused: bool) -> Result<QueueView, ApiError> {
+    let mut settings = state.engine.queue(name).await?.settings;
+    settings.paused = paused;
+    state.engine.set_queue(name, settings).await?;
+    view(state, name).await
+}
+
+/// Stop handing out this queue's jobs (running ones finish).
+#[utoipa::path(post, path = "/queues/{name}/pause", tag = "queues",
+    params(("name" = String, Path, description = "The queue")),
+    responses((status = 200, body = QueueView), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["operator"])))]
+async fn pause_queue(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<QueueView>, ApiError> {
+    Ok(axum::Json(set_paused(&state, &name, true).await?))
+}
+
+/// Hand out this queue's jobs again.
+#[utoipa::path(post, path = "/queues/{name}/resume", tag = "queues",
+    params(("name" = String, Path, description = "The queue")),
+    responses((status = 200, body = QueueView), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["operator"])))]
+async fn resume_queue(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<QueueView>, ApiError> {
+    Ok(axum::Json(set_paused(&state, &name, false).await?))
+}

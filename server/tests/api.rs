@@ -1,0 +1,676 @@
+//! The REST API over a real listener: every route × every kind of
+//! credentials (enumerated from the OpenAPI document the server serves, so
+//! a new route cannot be missed), a table of bad inputs per endpoint, and
+//! browser sessions.
+
+use amboy::Engine;
+use amboy_server::api::auth::Auth;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const VIEWER: &str = "viewer-token-1";
+const OPERATOR: &str = "operator-token-1";
+
+struct Server {
+    base: String,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(auth: Auth) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("amboy.db").display()
+    );
+    let engine = Engine::connect(&url).await.unwrap();
+    let router = amboy_server::serve::router(engine.clone(), auth).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Server {
+        base,
+        engine,
+        _dir: dir,
+        task,
+    }
+}
+
+async fn guarded() -> Server {
+    start(Auth::new(&[VIEWER.into()], &[OPERATOR.into()])).await
+}
+
+/// Sends a request; returns the status and the JSON body (or `Null`).
+async fn call(
+    server: &Server,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.request(method, format!("{}{path}", server.base));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Every operation in the served document: (method, path, needed role).
+async fn operations(server: &Server) -> Vec<(Method, String, Option<String>)> {
+    let (status, doc) = call(server, Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            let role = op["security"]
+                .as_array()
+                .and_then(|reqs| reqs.first())
+                .and_then(|req| req["bearer"].as_array())
+                .and_then(|scopes| scopes.first())
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            ops.push((method, path.clone(), role));
+        }
+    }
+    ops
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "no-such-job")
+        .replace("{name}", "no-such-thing")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_each_kind_of_credentials_as_documented() {
+    let server = guarded().await;
+    let ops = operations(&server).await;
+    assert!(ops.len() >= 25, "only {} operations documented", ops.len());
+    for (method, path, role) in ops {
+        let url = concrete(&path);
+        let body = matches!(method, Method::POST | Method::PATCH).then(|| json!({}));
+        let ask = |token| call(&server, method.clone(), &url, token, body.clone());
+        let (anonymous, _) = ask(None).await;
+        let (wrong, _) = ask(Some("not-a-token")).await;
+        let (viewer, _) = ask(Some(VIEWER)).await;
+        let (operator, _) = ask(Some(OPERATOR)).await;
+        let what = format!("{method} {path}");
+        for status in [anonymous, wrong, viewer, operator] {
+            assert!(!status.is_server_error(), "{what}: {status}");
+        }
+        match role.as_deref() {
+            None => {
+                assert_ne!(anonymous, StatusCode::UNAUTHORIZED, "{what} is public");
+                assert_ne!(viewer, StatusCode::FORBIDDEN, "{what}");
+            }
+            Some(role) => {
+                assert_eq!(
+                    anonymous,
+                    StatusCode::UNAUTHORIZED,
+                    "{what} without a token"
+                );
+                assert_eq!(wrong, StatusCode::UNAUTHORIZED, "{what} with a wrong token");
+                assert!(
+                    !matches!(operator, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+                    "{what} with the operator token: {operator}"
+                );
+                if role == "operator" {
+                    assert_eq!(
+                        viewer,
+                        StatusCode::FORBIDDEN,
+                        "{what} with the viewer token"
+                    );
+                } else {
+                    assert_eq!(role, "viewer", "{what}");
+                    assert!(
+                        !matches!(viewer, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN),
+                        "{what} with the viewer token: {viewer}"
+                    );
+                }
+            }
+        }
+    }
+    // The access policy and the document agree on which routes exist.
+    let (status, body) = call(&server, Method::GET, "/api/v1/nope", Some(OPERATOR), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_queues_and_schedules_work_over_http() {
+    let server = guarded().await;
+    let op = Some(OPERATOR);
+    let (status, job) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        op,
+        Some(json!({"queue": "mail", "type": "noop", "id": "job-1", "delay_ms": 3_600_000})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    assert_eq!(
+        (job["id"].clone(), job["state"].clone()),
+        (json!("job-1"), json!("pending"))
+    );
+    let (status, batch) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs/batch",
+        op,
+        Some(json!({"jobs": [
+            {"queue": "mail", "type": "sleep", "payload": {"ms": 1}, "delay_ms": 3_600_000},
+            {"queue": "mail", "type": "noop", "delay_ms": 3_600_000}
+        ]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(batch["ids"].as_array().unwrap().len(), 2);
+    let (_, page) = call(
+        &server,
+        Method::GET,
+        "/api/v1/jobs?queue=mail&limit=2",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 2);
+    let next = page["next"].as_str().unwrap().to_owned();
+    let (_, rest) = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/jobs?queue=mail&after={next}"),
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(rest["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["next"], Value::Null);
+
+    let (status, aborted) = call(&server, Method::POST, "/api/v1/jobs/job-1/abort", op, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(aborted["outcome"], "aborted");
+    let (_, retried) = call(&server, Method::POST, "/api/v1/jobs/job-1/retry", op, None).await;
+    assert_eq!(retried["state"], "pending");
+    let (_, completed) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs/job-1/complete",
+        op,
+        None,
+    )
+    .await;
+    assert_eq!(completed["state"], "completed");
+    let (status, _) = call(
+        &server,
+        Method::GET,
+        "/api/v1/jobs/job-1/wait?timeout_ms=10",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&server, Method::DELETE, "/api/v1/jobs/job-1", op, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, bulk) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs/bulk",
+        op,
+        Some(json!({"action": "abort", "filter": {"queue": "mail"}})),
+    )
+    .await;
+    assert_eq!(
+        (status, bulk["changed"].clone()),
+        (StatusCode::OK, json!(2))
+    );
+
+    let (_, queues) = call(&server, Method::GET, "/api/v1/queues", Some(VIEWER), None).await;
+    assert_eq!(queues[0]["name"], "mail");
+    assert_eq!(queues[0]["counts"]["aborted"], 2);
+    let (_, paused) = call(&server, Method::POST, "/api/v1/queues/mail/pause", op, None).await;
+    assert_eq!(paused["settings"]["paused"], true);
+    let (_, patched) = call(
+        &server,
+        Method::PATCH,
+        "/api/v1/queues/mail",
+        op,
+        Some(json!({"concurrency": 3, "paused": false})),
+    )
+    .await;
+    assert_eq!(
+        (
+            patched["settings"]["concurrency"].clone(),
+            patched["settings"]["paused"].clone()
+        ),
+        (json!(3), json!(false))
+    );
+
+    let def = json!({"name": "nightly", "queue": "reports", "type": "noop",
+        "spec": {"kind": "cron", "expr": "30 2 * * *", "timezone": "Europe/Berlin"}});
+    let (status, preview) = call(
+        &server,
+        Method::POST,
+        "/api/v1/schedules/preview?count=3",
+        Some(VIEWER),
+        Some(def.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["fires"].as_array().unwrap().len(), 3);
+    let (status, created) = call(&server, Method::POST, "/api/v1/schedules", op, Some(def)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, patched) = call(
+        &server,
+        Method::PATCH,
+        "/api/v1/schedules/nightly",
+        op,
+        Some(json!({"misfire": "skip", "priority": 3})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(
+        (patched["misfire"].clone(), patched["priority"].clone()),
+        (json!("skip"), json!(3))
+    );
+    assert_eq!(patched["spec"]["expr"], "30 2 * * *");
+    let (_, next) = call(
+        &server,
+        Method::GET,
+        "/api/v1/schedules/nightly/next?count=2",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert!(
+        next["fires"][0].as_str().unwrap().contains("T02:30:00+0"),
+        "{next}"
+    );
+    let (status, run) = call(
+        &server,
+        Method::POST,
+        "/api/v1/schedules/nightly/run",
+        op,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(
+        run["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("schedule:nightly:run:")
+    );
+    let (_, disabled) = call(
+        &server,
+        Method::POST,
+        "/api/v1/schedules/nightly/disable",
+        op,
+        None,
+    )
+    .await;
+    assert_eq!(disabled["enabled"], false);
+    let (status, _) = call(
+        &server,
+        Method::DELETE,
+        "/api/v1/schedules/nightly",
+        op,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, stats) = call(&server, Method::GET, "/api/v1/stats", Some(VIEWER), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        stats["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["queue"] == "reports")
+    );
+    let (status, workers) = call(&server, Method::GET, "/api/v1/workers", Some(VIEWER), None).await;
+    assert_eq!((status, workers), (StatusCode::OK, json!([])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_stores_nothing() {
+    let server = guarded().await;
+    let op = Some(OPERATOR);
+    let client = reqwest::Client::new();
+    let post_raw = |path: &str, body: &'static str, content_type: &'static str| {
+        client
+            .post(format!("{}{path}", server.base))
+            .bearer_auth(OPERATOR)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let malformed = post_raw("/api/v1/jobs", "{\"queue\":", "application/json")
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let body: Value = malformed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    let plain = post_raw("/api/v1/jobs", "{}", "text/plain").await.unwrap();
+    assert_eq!(plain.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = client
+        .post(format!("{}/api/v1/jobs", server.base))
+        .bearer_auth(OPERATOR)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 5 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let cases: Vec<(Method, &str, Option<Value>, StatusCode, &str)> = vec![
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "colour": "red"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown field `colour`",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "nope"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown job type \"nope\"",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q q", "type": "noop"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "queue",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "sleep", "payload": {"ms": "x"}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "does not decode",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "delay_ms": -5})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "must not be negative",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "max_time_ms": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "max_time_ms must be positive",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/batch",
+            Some(json!({"jobs": []})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "give 1 to 1000 jobs",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/batch",
+            Some(json!({"jobs": [{"queue": "q", "type": "noop"}, {"queue": "q", "type": "nope"}]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown job type",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs?limit=0",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs?limit=many",
+            None,
+            StatusCode::BAD_REQUEST,
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs?state=done",
+            None,
+            StatusCode::BAD_REQUEST,
+            "state",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs/missing",
+            None,
+            StatusCode::NOT_FOUND,
+            "missing",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs/missing/wait?timeout_ms=999999",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "timeout_ms",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/bulk",
+            Some(json!({"action": "delete"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "give either ids or filter",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/bulk",
+            Some(json!({"action": "delete", "filter": {}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at least one",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/bulk",
+            Some(json!({"action": "explode", "ids": []})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "action",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/queues/q",
+            Some(json!({"concurrency": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "concurrency",
+        ),
+        (
+            Method::POST,
+            "/api/v1/queues/missing/pause",
+            None,
+            StatusCode::NOT_FOUND,
+            "missing",
+        ),
+        (
+            Method::POST,
+            "/api/v1/schedules",
+            Some(
+                json!({"name": "s", "queue": "q", "type": "noop", "spec": {"kind": "cron", "expr": "0 25 * * *"}}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "hour \"25\"",
+        ),
+        (
+            Method::POST,
+            "/api/v1/schedules",
+            Some(
+                json!({"name": "s", "queue": "q", "type": "noop", "spec": {"kind": "cron", "expr": "* * * * *", "timezone": "Mars/Base"}}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IANA",
+        ),
+        (
+            Method::POST,
+            "/api/v1/schedules",
+            Some(
+                json!({"name": "s", "queue": "q", "type": "noop", "spec": {"kind": "interval", "every_ms": 0}}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at least 1000",
+        ),
+        (
+            Method::GET,
+            "/api/v1/schedules/missing/next?count=0",
+            None,
+            StatusCode::NOT_FOUND,
+            "missing",
+        ),
+    ];
+    for (method, path, body, expected, text) in cases {
+        let (status, answer) = call(&server, method.clone(), path, op, body).await;
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(text),
+            "{method} {path}: expected {text:?} in {answer}"
+        );
+        assert!(answer["error"]["code"].is_string(), "{answer}");
+    }
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        op,
+        Some(json!({"queue": "q", "type": "noop", "id": "dup"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, dup) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        op,
+        Some(json!({"queue": "q", "type": "noop", "id": "dup"})),
+    )
+    .await;
+    assert_eq!(
+        (status, dup["error"]["code"].clone()),
+        (StatusCode::CONFLICT, json!("duplicate"))
+    );
+    let (status, timeout) = call(
+        &server,
+        Method::GET,
+        "/api/v1/jobs/dup/wait?timeout_ms=50",
+        op,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, timeout["error"]["code"].clone()),
+        (StatusCode::REQUEST_TIMEOUT, json!("timeout"))
+    );
+    // Only the one good job was stored; no schedule was.
+    let (_, page) = call(&server, Method::GET, "/api/v1/jobs", op, None).await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 1);
+    assert!(server.engine.schedules().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sessions_and_cross_origin_changes() {
+    let server = guarded().await;
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{}/api/v1/session", server.base))
+        .json(&json!({"token": OPERATOR}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let with_session = |method: Method, path: &str, origin: Option<String>| {
+        let mut request = client
+            .request(method, format!("{}{path}", server.base))
+            .header("cookie", session.clone());
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.json(&json!({"queue": "q", "type": "noop"})).send()
+    };
+    let who: Value = with_session(Method::GET, "/api/v1/session", None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who, json!({"role": "operator", "auth_required": true}));
+    let same = with_session(Method::POST, "/api/v1/jobs", Some(format!("http://{host}")))
+        .await
+        .unwrap();
+    assert_eq!(same.status(), StatusCode::CREATED);
+    let cross = with_session(
+        Method::POST,
+        "/api/v1/jobs",
+        Some("https://evil.example".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    let bad = client
+        .post(format!("{}/api/v1/session", server.base))
+        .json(&json!({"token": "guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let forged = client
+        .get(format!("{}/api/v1/jobs", server.base))
+        .header("cookie", "amboy_session=operator.99999999999.00ff")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.engine.counts("q").await.unwrap()[&amboy::JobState::Pending],
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_tokens_everything_is_open() {
+    let server = start(Auth::new(&[], &[])).await;
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        None,
+        Some(json!({"queue": "q", "type": "noop"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, who) = call(&server, Method::GET, "/api/v1/session", None, None).await;
+    assert_eq!(who, json!({"role": "operator", "auth_required": false}));
+}
