@@ -3,8 +3,10 @@
 #   make setup     install the toolchain pieces (idempotent; see scripts/setup.sh)
 #   make build     release build of the server and the dashboard bundle (cargo-leptos)
 #   make run       build, then `amboy serve` on the default SQLite file (./amboy.db)
-#   make test      fmt, clippy, unit/integration tests, release build, browser tests
+#   make test      fmt, clippy, unit/integration tests, release build, browser tests,
+#                  API fuzzing
 #   make e2e       only the browser tests, against the last release build
+#   make fuzz      only the API fuzzing (schemathesis), against the last release build
 #   make bench     the benchmark harness (its own workspace under bench/)
 #   make clean-db  delete the default SQLite database
 
@@ -21,7 +23,7 @@ AMBOY := $(ROOT)/target/release/amboy
 # The CLI's default database, relative to the repository root.
 DEFAULT_DB := amboy.db
 
-.PHONY: setup build run test lint unit e2e bench clean-db
+.PHONY: setup build run test lint unit e2e fuzz bench clean-db
 
 setup:
 	scripts/setup.sh
@@ -35,6 +37,7 @@ run: build
 test: setup lint unit
 	$(LEPTOS) build --release
 	$(MAKE) --no-print-directory e2e
+	$(MAKE) --no-print-directory fuzz
 
 lint:
 	cargo fmt --all --check
@@ -59,6 +62,12 @@ e2e:
 	PATH="$(NODE_BIN):$$PATH" AMBOY_E2E_BIN="$(AMBOY)" \
 	AMBOY_E2E_DATABASE_URL="sqlite://$$db_dir/amboy.db?mode=rwc" \
 	npx playwright test
+
+# schemathesis against the OpenAPI document of a live `amboy serve` (with an
+# operator token): no 5xx, responses match the schema, bad input is refused,
+# auth is not ignored.
+fuzz:
+	AMBOY_BIN="$(AMBOY)" ST="$(ROOT)/.venv/schemathesis/bin/st" scripts/api-fuzz.sh
 
 bench:
 	cargo run --release --manifest-path bench/Cargo.toml --target-dir target

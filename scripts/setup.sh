@@ -6,6 +6,7 @@
 #   - the wasm32 target, cargo-leptos and wasm-bindgen-cli (from crates.io);
 #   - Debian's Chromium for the browser tests (Playwright never downloads one);
 #   - end2end's npm packages: Playwright and binaryen (our wasm-opt);
+#   - schemathesis (PyPI) in .venv/schemathesis, for the API fuzz test;
 #   - a running PostgreSQL on 127.0.0.1:5432 for the engine's PostgreSQL tests.
 set -euo pipefail
 
@@ -73,6 +74,21 @@ elif [[ -f end2end/package-lock.json ]]; then
 else
   log "end2end node_modules: npm install"
   (cd end2end && npm install --no-audit --no-fund)
+fi
+
+# --- schemathesis (API fuzzing, from PyPI) into a venv -------------------------
+readonly SCHEMATHESIS_VERSION="4.32.5"
+readonly ST_VENV=".venv/schemathesis"
+if "$ST_VENV/bin/st" --version 2>/dev/null | grep -qw "$SCHEMATHESIS_VERSION"; then
+  log "schemathesis $SCHEMATHESIS_VERSION: present"
+else
+  log "schemathesis $SCHEMATHESIS_VERSION: installing into $ST_VENV"
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    apt_install python3-venv
+  fi
+  rm -rf "$ST_VENV"
+  python3 -m venv "$ST_VENV"
+  "$ST_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # --- PostgreSQL ----------------------------------------------------------------
