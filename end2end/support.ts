@@ -9,25 +9,25 @@ export const REPO_ROOT = path.resolve(__dirname, "..");
 export const AMBOY_BIN =
   process.env.AMBOY_E2E_BIN ?? path.join(REPO_ROOT, "target", "release", "amboy");
 
-/** The database the server under test uses (set by playwright.config.ts). */
-export function databaseUrl(): string {
-  const url = process.env.AMBOY_E2E_DATABASE_URL;
-  if (!url) {
-    throw new Error("AMBOY_E2E_DATABASE_URL is not set: run the tests through playwright.config.ts");
+/** The server under test (its port is set by playwright.config.ts). */
+export function serverUrl(): string {
+  const port = process.env.AMBOY_E2E_PORT;
+  if (!port) {
+    throw new Error("AMBOY_E2E_PORT is not set: run the tests through playwright.config.ts");
   }
-  return url;
+  return `http://127.0.0.1:${port}`;
 }
 
 const execFileAsync = promisify(execFile);
 
-/** Submits one job with the CLI, straight into the server's database. */
+/** Submits one job with the CLI, through the server's API. */
 export async function submitJob(queue: string, type: string, payload: unknown): Promise<void> {
   await execFileAsync(
     AMBOY_BIN,
     [
       "submit",
-      "--database-url",
-      databaseUrl(),
+      "--url",
+      serverUrl(),
       "--queue",
       queue,
       "--type",

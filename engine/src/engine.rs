@@ -53,6 +53,9 @@ struct Inner {
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
     /// Notified when a queue is created or its settings change.
     queues_changed: Notify,
+    /// Bumped with every such change, so a runner between two waits still
+    /// sees it.
+    queues_generation: std::sync::atomic::AtomicU64,
     /// Notified when a schedule is created, changed or deleted.
     schedules_changed: Notify,
     /// The latest stats snapshot this process published.
@@ -126,6 +129,7 @@ impl EngineBuilder {
                 known_queues: RwLock::default(),
                 wakers: Mutex::default(),
                 queues_changed: Notify::new(),
+                queues_generation: std::sync::atomic::AtomicU64::new(0),
                 schedules_changed: Notify::new(),
                 stats: Mutex::default(),
                 running: Mutex::default(),
@@ -247,6 +251,22 @@ impl Engine {
         &self.inner.schedules_changed
     }
 
+    /// A queue was created or its settings changed (here or, by signal,
+    /// in another process).
+    pub(crate) fn note_queues_changed(&self) {
+        self.inner
+            .queues_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.inner.queues_changed.notify_waiters();
+    }
+
+    /// How many queue changes this process has noted.
+    pub(crate) fn queues_generation(&self) -> u64 {
+        self.inner
+            .queues_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn queues_changed(&self) -> &Notify {
         &self.inner.queues_changed
     }
@@ -316,7 +336,7 @@ impl Engine {
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
             known.extend(new_queues.iter().map(|queue| (*queue).to_owned()));
-            self.inner.queues_changed.notify_waiters();
+            self.note_queues_changed();
         }
         let mut woken: HashSet<&str> = HashSet::new();
         for job in inserted {
@@ -459,7 +479,7 @@ impl Engine {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_owned());
-        self.inner.queues_changed.notify_waiters();
+        self.note_queues_changed();
         self.waker(name).notify_one();
         Ok(Queue {
             name: name.to_owned(),

@@ -32,6 +32,10 @@ pub struct GlobalArgs {
     /// Log format.
     #[arg(long, env = "AMBOY_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// The server the client commands (submit, jobs, queues, schedules)
+    /// talk to; the token comes from AMBOY_TOKEN [default: http://127.0.0.1:3000]
+    #[arg(long, env = "AMBOY_URL", global = true)]
+    pub url: Option<String>,
     /// Connections to PostgreSQL per process (plus one for signals);
     /// ignored on SQLite [default: 8]
     #[arg(long, env = "AMBOY_DATABASE_POOL", global = true, value_name = "N")]
@@ -63,6 +67,8 @@ pub enum Command {
     Jobs(JobsArgs),
     /// Manage recurring schedules.
     Schedules(SchedulesArgs),
+    /// Look at and change queues.
+    Queues(QueuesArgs),
 }
 
 /// Flags for running workers.
@@ -149,6 +155,69 @@ pub enum JobsCommand {
     List(ListArgs),
     /// Show one job with its attempts and log.
     Show(ShowArgs),
+    /// Run a failed, aborted or expired job again (a retrying one now).
+    Retry(ShowArgs),
+    /// Abort a waiting job, or stop a running one.
+    Abort(ShowArgs),
+    /// Mark a job that is not running completed.
+    Complete(ShowArgs),
+    /// Delete a job that is not running.
+    Delete(ShowArgs),
+    /// Wait until a job finishes; exits 1 unless it completed.
+    Wait(WaitArgs),
+}
+
+/// Flags for `amboy jobs wait`.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// The job id.
+    pub id: String,
+    /// Longest wait, e.g. 30s, 5m (at most 5m).
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `amboy queues …`
+#[derive(Debug, Clone, Args)]
+pub struct QueuesArgs {
+    /// Which.
+    #[command(subcommand)]
+    pub command: QueuesCommand,
+}
+
+/// Queue commands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum QueuesCommand {
+    /// List queues with their jobs by state.
+    List(JsonArgs),
+    /// Stop handing out a queue's jobs (running ones finish).
+    Pause(NamedArgs),
+    /// Hand out a queue's jobs again.
+    Resume(NamedArgs),
+    /// Change a queue's settings (creating it if needed).
+    Set(QueueSetArgs),
+}
+
+/// Flags for `amboy queues set`.
+#[derive(Debug, Clone, Args)]
+pub struct QueueSetArgs {
+    /// The queue.
+    pub name: String,
+    /// Workers per process.
+    #[arg(long)]
+    pub concurrency: Option<i32>,
+    /// fifo or priority.
+    #[arg(long)]
+    pub ordering: Option<String>,
+    /// How long a claim holds a job without renewal, e.g. 30s.
+    #[arg(long)]
+    pub lock_timeout: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags for `amboy jobs list`.
@@ -226,10 +295,10 @@ pub struct JsonArgs {
     pub json: bool,
 }
 
-/// A schedule name and `--json`.
+/// A name and `--json`.
 #[derive(Debug, Clone, Args)]
 pub struct NamedArgs {
-    /// The schedule's name.
+    /// The schedule's or queue's name.
     pub name: String,
     /// Print JSON.
     #[arg(long)]

@@ -52,6 +52,8 @@ pub struct FileConfig {
 pub struct Config {
     /// The database URL.
     pub database_url: String,
+    /// The server the client commands talk to.
+    pub url: String,
     /// How to connect to it.
     pub store: StoreOptions,
     /// The log filter.
@@ -91,6 +93,10 @@ impl Config {
                 .clone()
                 .or_else(|| file.database_url.clone())
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            url: args
+                .url
+                .clone()
+                .unwrap_or_else(|| crate::client::DEFAULT_URL.to_owned()),
             store: StoreOptions {
                 postgres_pool: args
                     .database_pool

@@ -6,7 +6,7 @@
 //!
 //! Layout:
 //! - [`api`]: the REST API under `/api/v1` with its OpenAPI document;
-//! - [`cli`]: the command line (clap);
+//! - [`cli`]: the command line (clap); [`client`]: its HTTP client;
 //! - [`config`]: flags, environment and the optional TOML file, merged once;
 //! - [`serve`]: `amboy serve` and `amboy worker` — engine, workers, router;
 //! - [`web`]: the dashboard (Leptos SSR + hydration);
@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod serve;
@@ -35,5 +36,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(args) => commands::submit::run(&config, &args).await,
         Command::Jobs(args) => commands::jobs::run(&config, &args).await,
         Command::Schedules(args) => commands::schedules::run(&config, &args).await,
+        Command::Queues(args) => commands::queues::run(&config, &args).await,
     }
 }

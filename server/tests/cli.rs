@@ -1,29 +1,87 @@
-//! The `amboy` binary as a user runs it: submit, list, show, migrate.
+//! The `amboy` binary as a user runs it: `migrate` against the database,
+//! and the client commands (submit, jobs, queues, schedules) against a live
+//! `amboy serve` started for each test.
 
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 struct Cli {
-    url: String,
+    database_url: String,
+    base: String,
+    token: Option<&'static str>,
+    server: Child,
     _dir: tempfile::TempDir,
 }
 
+impl Drop for Cli {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
 impl Cli {
+    /// A server without tokens.
     fn new() -> Self {
+        Self::serving(None)
+    }
+
+    /// A server whose operator token is `token`; the CLI is given it.
+    fn serving(token: Option<&'static str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!(
+        let database_url = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("amboy.db").display()
         );
-        Cli { url, _dir: dir }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_amboy"));
+        serve
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("AMBOY_DATABASE_URL", &database_url)
+            .env("AMBOY_LOG", "warn")
+            .env_remove("AMBOY_CONFIG")
+            .env_remove("AMBOY_VIEWER_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        match token {
+            Some(token) => serve.env("AMBOY_OPERATOR_TOKEN", token),
+            None => serve.env_remove("AMBOY_OPERATOR_TOKEN"),
+        };
+        let server = serve.spawn().expect("start amboy serve");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "amboy serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Cli {
+            database_url,
+            base,
+            token,
+            server,
+            _dir: dir,
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_amboy"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_amboy"));
+        command
             .args(args)
-            .env("AMBOY_DATABASE_URL", &self.url)
-            .env_remove("AMBOY_CONFIG")
-            .output()
-            .expect("run amboy")
+            .env("AMBOY_DATABASE_URL", &self.database_url)
+            .env("AMBOY_URL", &self.base)
+            .env_remove("AMBOY_CONFIG");
+        match self.token {
+            Some(token) => command.env("AMBOY_TOKEN", token),
+            None => command.env_remove("AMBOY_TOKEN"),
+        };
+        command.output().expect("run amboy")
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -44,13 +102,28 @@ impl Cli {
 }
 
 #[test]
-fn submit_list_and_show() {
+fn migrate_brings_a_fresh_database_up_to_date() {
     let cli = Cli::new();
-    assert_eq!(cli.ok(&["migrate"]).trim(), "schema migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fresh.db").display()
+    );
+    let status = cli.run(&["migrate", "--status", "--database-url", &fresh]);
+    assert_eq!(status.status.code(), Some(3));
+    let migrate = ["migrate", "--database-url", fresh.as_str()];
+    assert_eq!(cli.ok(&migrate).trim(), "schema migrated");
+    assert_eq!(cli.ok(&migrate).trim(), "schema is up to date");
+    // The server migrated its own database at start.
     assert_eq!(
         cli.ok(&["migrate", "--status"]).trim(),
         "schema is up to date"
     );
+}
+
+#[test]
+fn submit_list_and_show() {
+    let cli = Cli::new();
     let id = cli.ok(&[
         "submit",
         "--queue",
@@ -131,7 +204,7 @@ fn bad_input_is_a_clear_error_and_stores_nothing() {
         ),
         (
             vec!["submit", "--queue", "q", "--type", "noop", "--payload", "{"],
-            "does not decode",
+            "--payload is not JSON",
         ),
         (
             vec!["submit", "--queue", "no spaces", "--type", "noop"],
@@ -347,4 +420,83 @@ fn bad_schedules_are_a_clear_error_and_store_nothing() {
     let listed: serde_json::Value =
         serde_json::from_str(&cli.ok(&["schedules", "list", "--json"])).unwrap();
     assert_eq!(listed, serde_json::json!([]));
+}
+
+#[test]
+fn jobs_and_queues_are_changed_through_the_server_with_a_token() {
+    let cli = Cli::serving(Some("cli-operator-token"));
+    // Paused, so the server's workers leave the jobs where the commands put them.
+    let paused = cli.ok(&["queues", "set", "ops", "--concurrency", "2"]);
+    assert!(paused.contains("ops"), "{paused}");
+    let paused = cli.ok(&["queues", "pause", "ops"]);
+    assert!(paused.contains("paused"), "{paused}");
+    cli.ok(&[
+        "submit", "--queue", "ops", "--type", "noop", "--id", "a", "--delay", "1h",
+    ]);
+    cli.ok(&[
+        "submit", "--queue", "ops", "--type", "noop", "--id", "b", "--delay", "1h",
+    ]);
+    assert_eq!(cli.ok(&["jobs", "abort", "a"]).trim(), "a: aborted");
+    assert_eq!(cli.ok(&["jobs", "retry", "a"]).trim(), "a: pending");
+    assert_eq!(cli.ok(&["jobs", "complete", "a"]).trim(), "a: completed");
+    assert_eq!(
+        cli.ok(&["jobs", "wait", "a", "--timeout", "1s"]).trim(),
+        "a: completed"
+    );
+    assert!(
+        cli.fails(&["jobs", "wait", "b", "--timeout", "100ms"])
+            .contains("timed out")
+    );
+    assert_eq!(cli.ok(&["jobs", "delete", "a"]).trim(), "deleted job a");
+    assert!(
+        cli.fails(&["jobs", "show", "a"])
+            .contains("no job has id \"a\"")
+    );
+
+    let set: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "queues",
+        "set",
+        "ops",
+        "--concurrency",
+        "4",
+        "--ordering",
+        "priority",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(set[0]["settings"]["concurrency"], 4);
+    assert_eq!(set[0]["settings"]["ordering"], "priority");
+    cli.ok(&["queues", "resume", "ops"]);
+    let listed = cli.ok(&["queues", "list"]);
+    assert!(listed.starts_with("QUEUE"), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("ops") && l.contains("active")),
+        "{listed}"
+    );
+    assert!(
+        cli.fails(&["queues", "set", "ops"])
+            .contains("give at least one")
+    );
+    assert!(
+        cli.fails(&["queues", "set", "ops", "--concurrency", "0"])
+            .contains("concurrency")
+    );
+
+    // Without the token the server refuses, and says how to fix it.
+    let out = Command::new(env!("CARGO_BIN_EXE_amboy"))
+        .args(["jobs", "list"])
+        .env("AMBOY_URL", &cli.base)
+        .env_remove("AMBOY_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AMBOY_TOKEN"));
+    // Nowhere to connect to: a clear error.
+    let out = Command::new(env!("CARGO_BIN_EXE_amboy"))
+        .args(["jobs", "list", "--url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not reach amboy"));
 }

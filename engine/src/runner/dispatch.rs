@@ -53,6 +53,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
     let waker = engine.waker(&queue);
     let mut settings = QueueSettings::default();
     let mut settings_read: Option<Instant> = None;
+    let mut settings_generation = engine.queues_generation();
     let mut promoted: Option<Instant> = None;
     let mut failures = 0u32;
 
@@ -62,7 +63,11 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         let changed = engine.queues_changed().notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        if settings_read.is_none_or(|at| at.elapsed() >= SETTINGS_REFRESH) {
+        let generation = engine.queues_generation();
+        if generation != settings_generation
+            || settings_read.is_none_or(|at| at.elapsed() >= SETTINGS_REFRESH)
+        {
+            settings_generation = generation;
             match engine.store().queue(&queue).await {
                 Ok(Some(found)) => settings = found.settings,
                 Ok(None) => {}

@@ -66,7 +66,7 @@ fn deliver(engine: &Engine, signal: Signal) {
                 job.stop(StopReason::Aborted);
             }
         }
-        Signal::Queues => engine.queues_changed().notify_waiters(),
+        Signal::Queues => engine.note_queues_changed(),
         Signal::Schedules => engine.schedules_changed().notify_waiters(),
     }
 }
@@ -74,6 +74,6 @@ fn deliver(engine: &Engine, signal: Signal) {
 /// After signals may have been lost: every runner looks again.
 fn wake_everything(engine: &Engine) {
     engine.wake_all();
-    engine.queues_changed().notify_waiters();
+    engine.note_queues_changed();
     engine.schedules_changed().notify_waiters();
 }

@@ -1,56 +1,118 @@
-//! `amboy jobs list|show`.
+//! `amboy jobs list|show|retry|abort|complete|delete|wait`, over the API.
 
-use amboy::{JobDetail, JobFilter, JobRecord, JobState};
+use amboy::{JobDetail, JobRecord, JobState};
 use anyhow::Context as _;
+use reqwest::Method;
+use serde::Deserialize;
 
-use crate::cli::{JobsArgs, JobsCommand, ListArgs, ShowArgs};
+use super::submit::millis;
+use crate::cli::{JobsArgs, JobsCommand, ListArgs, ShowArgs, WaitArgs};
+use crate::client::{Client, encode};
 use crate::config::Config;
+
+/// A page of jobs, as the API answers.
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct JobPage {
+    jobs: Vec<JobRecord>,
+    next: Option<String>,
+}
+
+/// An abort's answer.
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct AbortResult {
+    outcome: String,
+    job: JobRecord,
+}
 
 /// Runs the command.
 pub async fn run(config: &Config, args: &JobsArgs) -> anyhow::Result<()> {
+    let client = super::client(config)?;
     match &args.command {
-        JobsCommand::List(list) => run_list(config, list).await,
-        JobsCommand::Show(show) => run_show(config, show).await,
+        JobsCommand::List(list) => run_list(&client, list).await,
+        JobsCommand::Show(show) => {
+            let detail: JobDetail = client.get(&format!("/jobs/{}", encode(&show.id))).await?;
+            if show.json {
+                super::print_json(&detail)
+            } else {
+                print!("{}", describe(&detail));
+                Ok(())
+            }
+        }
+        JobsCommand::Retry(job) => act(&client, job, "retry").await,
+        JobsCommand::Complete(job) => act(&client, job, "complete").await,
+        JobsCommand::Abort(job) => {
+            let path = format!("/jobs/{}/abort", encode(&job.id));
+            let result: AbortResult = client.call(Method::POST, &path, None::<&()>).await?;
+            if job.json {
+                return super::print_json(&result);
+            }
+            match result.outcome.as_str() {
+                "requested" => println!("{}: asked its owner to stop it", job.id),
+                _ => println!("{}: aborted", job.id),
+            }
+            Ok(())
+        }
+        JobsCommand::Delete(job) => {
+            client
+                .call_empty(Method::DELETE, &format!("/jobs/{}", encode(&job.id)))
+                .await?;
+            println!("deleted job {}", job.id);
+            Ok(())
+        }
+        JobsCommand::Wait(wait) => run_wait(&client, wait).await,
     }
 }
 
-async fn run_list(config: &Config, args: &ListArgs) -> anyhow::Result<()> {
-    let state = args
-        .state
-        .as_deref()
-        .map(str::parse::<JobState>)
-        .transpose()
-        .context("--state")?;
-    let filter = JobFilter {
-        queue: args.queue.clone(),
-        state,
-        job_type: args.job_type.clone(),
-        id_prefix: args.id_prefix.clone(),
-        after: args.after.clone(),
-        limit: args.limit,
-    };
-    let engine = super::engine(config).await?;
-    let jobs = engine.list(&filter).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&jobs)?);
+async fn act(client: &Client, job: &ShowArgs, action: &str) -> anyhow::Result<()> {
+    let path = format!("/jobs/{}/{action}", encode(&job.id));
+    let record: JobRecord = client.call(Method::POST, &path, None::<&()>).await?;
+    if job.json {
+        super::print_json(&record)
     } else {
-        print!("{}", table(&jobs));
-        if jobs.len() == filter.limit as usize
-            && let Some(last) = jobs.last()
-        {
-            println!("(more: --after {})", last.id);
-        }
+        println!("{}: {}", record.id, record.state);
+        Ok(())
+    }
+}
+
+async fn run_wait(client: &Client, args: &WaitArgs) -> anyhow::Result<()> {
+    let ms = millis(&args.timeout, "--timeout")?;
+    let path = format!("/jobs/{}/wait?timeout_ms={ms}", encode(&args.id));
+    let job: JobRecord = client.get(&path).await?;
+    if args.json {
+        super::print_json(&job)?;
+    } else {
+        println!("{}: {}", job.id, job.state);
+    }
+    if job.state != JobState::Completed {
+        anyhow::bail!("job {} ended {}", job.id, job.state);
     }
     Ok(())
 }
 
-async fn run_show(config: &Config, args: &ShowArgs) -> anyhow::Result<()> {
-    let engine = super::engine(config).await?;
-    let detail = engine.detail(&args.id).await?;
+async fn run_list(client: &Client, args: &ListArgs) -> anyhow::Result<()> {
+    let mut query = vec![format!("limit={}", args.limit)];
+    let filters = [
+        ("queue", &args.queue),
+        ("state", &args.state),
+        ("type", &args.job_type),
+        ("id_prefix", &args.id_prefix),
+        ("after", &args.after),
+    ];
+    for (key, value) in filters {
+        if let Some(value) = value {
+            query.push(format!("{key}={}", encode(value)));
+        }
+    }
+    if let Some(state) = &args.state {
+        state.parse::<JobState>().context("--state")?;
+    }
+    let page: JobPage = client.get(&format!("/jobs?{}", query.join("&"))).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&detail)?);
-    } else {
-        print!("{}", describe(&detail));
+        return super::print_json(&page.jobs);
+    }
+    print!("{}", table(&page.jobs));
+    if let Some(next) = page.next {
+        println!("(more: --after {next})");
     }
     Ok(())
 }

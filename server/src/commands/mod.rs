@@ -1,21 +1,25 @@
-//! The one-shot commands: `migrate`, `submit`, `jobs`, `schedules`.
-//!
-//! For now they talk to the database directly; a running server is not
-//! needed (a later change moves them onto the REST API).
+//! The one-shot commands. `submit`, `jobs`, `queues` and `schedules` talk
+//! to a running server over the REST API (so the CLI, the dashboard and
+//! scripts never disagree); `migrate` talks to the database.
 
 pub mod jobs;
 pub mod migrate;
+pub mod queues;
 pub mod schedules;
 pub mod submit;
 
-use amboy::Engine;
-
+use crate::client::Client;
 use crate::config::Config;
 
-/// An engine for a one-shot command (built-in job types; shell jobs may be
-/// put, since whether they run is up to the worker that claims them).
-pub(crate) async fn engine(config: &Config) -> anyhow::Result<Engine> {
-    crate::serve::connect(config, true).await
+/// The API client for a command: `--url`, and the token in `AMBOY_TOKEN`.
+pub(crate) fn client(config: &Config) -> anyhow::Result<Client> {
+    Client::new(&config.url, std::env::var("AMBOY_TOKEN").ok())
+}
+
+/// Prints `value` as pretty JSON.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 /// Rows under a header, columns padded to their widest cell.

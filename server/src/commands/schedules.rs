@@ -1,79 +1,116 @@
-//! `amboy schedules list|show|add|edit|enable|disable|delete|run|next`.
+//! `amboy schedules list|show|add|edit|enable|disable|delete|run|next`,
+//! over the API.
 
 use amboy::{Misfire, Overlap, ScheduleDef, ScheduleDetail, ScheduleRecord, SpecDef};
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
+use reqwest::Method;
+use serde::Deserialize;
 
-use super::submit::parse_duration;
+use super::submit::millis;
 use crate::cli::{NamedArgs, NextArgs, ScheduleArgs, SchedulesArgs, SchedulesCommand};
+use crate::client::{Client, encode};
 use crate::config::Config;
+
+#[derive(Deserialize)]
+struct Fires {
+    fires: Vec<DateTime<FixedOffset>>,
+}
+
+#[derive(Deserialize)]
+struct RunResult {
+    id: String,
+}
+
+fn path(name: &str, rest: &str) -> String {
+    format!("/schedules/{}{rest}", encode(name))
+}
 
 /// Runs the command.
 pub async fn run(config: &Config, args: &SchedulesArgs) -> anyhow::Result<()> {
-    let engine = super::engine(config).await?;
+    let client = super::client(config)?;
     match &args.command {
         SchedulesCommand::List(args) => {
-            let schedules = engine.schedules().await?;
+            let schedules: Vec<ScheduleRecord> = client.get("/schedules").await?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&schedules)?);
+                super::print_json(&schedules)?;
             } else {
                 print!("{}", table(&schedules));
             }
         }
         SchedulesCommand::Show(args) => {
-            let detail = engine.schedule(&args.name).await?;
+            let detail: ScheduleDetail = client.get(&path(&args.name, "")).await?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&detail)?);
+                super::print_json(&detail)?;
             } else {
                 print!("{}", describe(&detail));
             }
         }
         SchedulesCommand::Add(args) => {
             let def = definition(args, None)?;
-            print_record(&engine.add_schedule(def).await?, args.json)?;
+            let record = client.call(Method::POST, "/schedules", Some(&def)).await?;
+            print_record(&record, args.json)?;
         }
         SchedulesCommand::Edit(args) => {
-            let current = engine.schedule(&args.name).await?.schedule.def;
-            let def = definition(args, Some(current))?;
-            print_record(&engine.edit_schedule(def).await?, args.json)?;
+            let current: ScheduleDetail = client.get(&path(&args.name, "")).await?;
+            let def = definition(args, Some(current.schedule.def))?;
+            let record = client
+                .call(Method::PATCH, &path(&args.name, ""), Some(&def))
+                .await?;
+            print_record(&record, args.json)?;
         }
-        SchedulesCommand::Enable(args) => switch(&engine, args, true).await?,
-        SchedulesCommand::Disable(args) => switch(&engine, args, false).await?,
+        SchedulesCommand::Enable(args) => switch(&client, args, "enable").await?,
+        SchedulesCommand::Disable(args) => switch(&client, args, "disable").await?,
         SchedulesCommand::Delete(args) => {
-            engine.delete_schedule(&args.name).await?;
+            client
+                .call_empty(Method::DELETE, &path(&args.name, ""))
+                .await?;
             println!("deleted schedule {}", args.name);
         }
-        SchedulesCommand::Run(args) => println!("{}", engine.run_schedule(&args.name).await?),
-        SchedulesCommand::Next(args) => next(&engine, args).await?,
+        SchedulesCommand::Run(args) => {
+            let run: RunResult = client
+                .call(Method::POST, &path(&args.name, "/run"), None::<&()>)
+                .await?;
+            println!("{}", run.id);
+        }
+        SchedulesCommand::Next(args) => next(&client, args).await?,
     }
     Ok(())
 }
 
-async fn switch(engine: &amboy::Engine, args: &NamedArgs, enabled: bool) -> anyhow::Result<()> {
-    let record = engine.set_schedule_enabled(&args.name, enabled).await?;
+async fn switch(client: &Client, args: &NamedArgs, verb: &str) -> anyhow::Result<()> {
+    let record = client
+        .call(
+            Method::POST,
+            &path(&args.name, &format!("/{verb}")),
+            None::<&()>,
+        )
+        .await?;
     print_record(&record, args.json)
 }
 
-async fn next(engine: &amboy::Engine, args: &NextArgs) -> anyhow::Result<()> {
-    let fires = engine.next_fires(&args.name, args.count).await?;
+async fn next(client: &Client, args: &NextArgs) -> anyhow::Result<()> {
+    let fires: Fires = client
+        .get(&path(&args.name, &format!("/next?count={}", args.count)))
+        .await?;
+    let texts: Vec<String> = fires.fires.iter().map(DateTime::to_rfc3339).collect();
     if args.json {
-        let texts: Vec<String> = fires.iter().map(DateTime::to_rfc3339).collect();
-        println!("{}", serde_json::to_string_pretty(&texts)?);
+        super::print_json(&texts)
     } else {
-        for fire in fires {
-            println!("{}", fire.to_rfc3339());
+        for text in texts {
+            println!("{text}");
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn print_record(record: &ScheduleRecord, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(record)?);
+        super::print_json(record)
     } else {
         print!("{}", table(std::slice::from_ref(record)));
+        Ok(())
     }
-    Ok(())
 }
 
 /// The definition the flags describe: from scratch for `add`, over
@@ -94,23 +131,20 @@ fn definition(args: &ScheduleArgs, current: Option<ScheduleDef>) -> anyhow::Resu
                 })
                 .unwrap_or_else(|| "UTC".to_owned()),
         },
-        (None, Some(every), _) => {
-            let every_ms = parse_duration(every).context("--every")?.as_millis();
-            SpecDef::Interval {
-                every_ms: i64::try_from(every_ms).context("--every is too long")?,
-                start_at: args
-                    .start
-                    .as_deref()
-                    .map(|text| {
-                        text.parse::<DateTime<Utc>>().with_context(|| {
-                            format!(
-                                "--start {text:?} is not an RFC 3339 time like 2026-12-01T09:00:00Z"
-                            )
-                        })
+        (None, Some(every), _) => SpecDef::Interval {
+            every_ms: millis(every, "--every")?,
+            start_at: args
+                .start
+                .as_deref()
+                .map(|text| {
+                    text.parse::<DateTime<Utc>>().with_context(|| {
+                        format!(
+                            "--start {text:?} is not an RFC 3339 time like 2026-12-01T09:00:00Z"
+                        )
                     })
-                    .transpose()?,
-            }
-        }
+                })
+                .transpose()?,
+        },
         (None, None, Some(current)) => match (&current.spec, &args.timezone) {
             (SpecDef::Cron { expr, .. }, Some(zone)) => SpecDef::Cron {
                 expr: expr.clone(),
@@ -144,10 +178,7 @@ fn definition(args: &ScheduleArgs, current: Option<ScheduleDef>) -> anyhow::Resu
         (None, None) => Misfire::FireOnce,
     };
     let max_time_ms = match (&args.max_time, &current) {
-        (Some(text), _) => Some(
-            i64::try_from(parse_duration(text).context("--max-time")?.as_millis())
-                .context("--max-time is too long")?,
-        ),
+        (Some(text), _) => Some(millis(text, "--max-time")?),
         (None, current) => current.as_ref().and_then(|c| c.max_time_ms),
     };
     Ok(ScheduleDef {

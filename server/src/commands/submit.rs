@@ -1,48 +1,57 @@
-//! `amboy submit`: put one job.
+//! `amboy submit`: put one job through the API.
 
 use std::time::Duration;
 
-use amboy::NewJob;
+use amboy::JobRecord;
 use anyhow::Context as _;
-use chrono::TimeDelta;
+use reqwest::Method;
+use serde_json::{Value, json};
 
 use crate::cli::SubmitArgs;
 use crate::config::Config;
 
 /// Runs the command: prints the new job's id (or the job as JSON).
 pub async fn run(config: &Config, args: &SubmitArgs) -> anyhow::Result<()> {
-    let job = new_job(args)?;
-    let engine = super::engine(config).await?;
-    let id = engine.put(job).await?;
+    let body = job_body(args)?;
+    let job: JobRecord = super::client(config)?
+        .call(Method::POST, "/jobs", Some(&body))
+        .await?;
     if args.json {
-        let job = engine.get(&id).await?;
-        println!("{}", serde_json::to_string_pretty(&job)?);
+        super::print_json(&job)
     } else {
-        println!("{id}");
+        println!("{}", job.id);
+        Ok(())
     }
-    Ok(())
 }
 
-/// Turns the flags into a job, refusing what can't be used.
-pub fn new_job(args: &SubmitArgs) -> anyhow::Result<NewJob> {
-    let mut job = NewJob::from_json(&args.queue, &args.job_type, &args.payload);
+/// The API's job body from the flags, refusing what can't be used.
+pub fn job_body(args: &SubmitArgs) -> anyhow::Result<Value> {
+    let payload: Value = serde_json::from_str(&args.payload)
+        .with_context(|| format!("--payload is not JSON: {}", args.payload))?;
+    let mut body = json!({"queue": args.queue, "type": args.job_type, "payload": payload});
+    let fields = body.as_object_mut().context("a JSON object")?;
     if let Some(id) = &args.id {
-        job = job.id(id);
+        fields.insert("id".into(), json!(id));
     }
     if let Some(delay) = &args.delay {
-        let delay = parse_duration(delay).context("--delay")?;
-        job = job.delay(TimeDelta::from_std(delay).context("--delay is too long")?);
+        fields.insert("delay_ms".into(), json!(millis(delay, "--delay")?));
     }
     if let Some(attempts) = args.max_attempts {
-        job = job.max_attempts(attempts);
+        fields.insert("max_attempts".into(), json!(attempts));
     }
     if let Some(priority) = args.priority {
-        job = job.priority(priority);
+        fields.insert("priority".into(), json!(priority));
     }
     if let Some(limit) = &args.max_time {
-        job = job.max_time(parse_duration(limit).context("--max-time")?);
+        fields.insert("max_time_ms".into(), json!(millis(limit, "--max-time")?));
     }
-    Ok(job)
+    Ok(body)
+}
+
+/// A duration flag in milliseconds.
+pub fn millis(text: &str, flag: &str) -> anyhow::Result<i64> {
+    let duration = parse_duration(text).with_context(|| flag.to_owned())?;
+    i64::try_from(duration.as_millis()).with_context(|| format!("{flag} is too long"))
 }
 
 /// Parses `250ms`, `30s`, `5m`, `2h`, `1d` (a bare number is seconds).

@@ -1,0 +1,122 @@
+//! The CLI's HTTP client for the REST API: `--url` (env `AMBOY_URL`,
+//! default `http://127.0.0.1:3000`), the token from `AMBOY_TOKEN`. Errors
+//! come back as the API's message.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Where `amboy serve` is when not told.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:3000";
+
+/// A client of one server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    /// A client of the server at `base` (e.g. `http://127.0.0.1:3000`).
+    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Client> {
+        let base = base.trim_end_matches('/').to_owned();
+        reqwest::Url::parse(&base)
+            .with_context(|| format!("--url {base:?} is not a URL like {DEFAULT_URL}"))?;
+        let http = reqwest::Client::builder()
+            // Long enough for `jobs wait` (the server caps waits at 5 minutes).
+            .timeout(Duration::from_secs(330))
+            .build()?;
+        Ok(Client {
+            http,
+            base,
+            token: token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> anyhow::Result<(StatusCode, String)> {
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut request = self.http.request(method.clone(), &url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.with_context(|| {
+            format!(
+                "could not reach amboy at {} (is `amboy serve` running? set --url or AMBOY_URL)",
+                self.base
+            )
+        })?;
+        let status = response.status();
+        let text = response.text().await?;
+        if status.is_success() {
+            return Ok((status, text));
+        }
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        let hint = match status {
+            StatusCode::UNAUTHORIZED => " (set AMBOY_TOKEN)",
+            _ => "",
+        };
+        anyhow::bail!("{message}{hint}")
+    }
+
+    /// A request whose answer is JSON.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> anyhow::Result<T> {
+        let (_, text) = self.send(method, path, body).await?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("unexpected answer from the server: {text}"))
+    }
+
+    /// A `GET` whose answer is JSON.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.call(Method::GET, path, None::<&()>).await
+    }
+
+    /// A request whose answer has no body (204).
+    pub async fn call_empty(&self, method: Method, path: &str) -> anyhow::Result<()> {
+        self.send(method, path, None::<&()>).await.map(|_| ())
+    }
+}
+
+/// `text` as one path segment or query value.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode("schedule:a b/c"), "schedule%3Aa%20b%2Fc");
+        assert_eq!(encode("plain-id_1.2~"), "plain-id_1.2~");
+    }
+}
