@@ -68,7 +68,9 @@ pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
 pub use job::{Job, JobContext, JobError};
 pub use management::{BulkAction, JobSelector};
 pub use queue::{Ordering, Queue, QueueSettings};
-pub use record::{Attempt, JobDetail, JobFilter, JobRecord, LogLine, ProcessRecord};
+pub use record::{
+    Attempt, ErrorGroup, JobDetail, JobFilter, JobRecord, LogLine, ProcessRecord, TypeCounts,
+};
 pub use registry::Registry;
 pub use runner::{
     DEFAULT_POLL_INTERVAL, FORGET_AFTER, GONE_AFTER, HEARTBEAT_INTERVAL, WorkerOptions, Workers,

@@ -1,14 +1,20 @@
 //! Operator actions on jobs, one at a time or in bulk: retry, mark
-//! complete, delete, abort (amboy's management operations).
+//! complete, delete, abort; and the management reports: counts by type and
+//! state, recent errors by type and message (amboy's management operations).
+
+use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::JobEventKind;
-use crate::record::{JobFilter, JobRecord};
+use crate::record::{ErrorGroup, JobFilter, JobRecord, TypeCounts};
 use crate::spec::validate_id;
 use crate::state::JobState;
 use crate::store::control::AbortOutcome;
 use crate::store::manage::{BULK_BATCH, Changed, JobAction};
+
+/// Longest window a report covers.
+pub const MAX_REPORT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 
 /// Most ids one bulk call may name.
 pub const MAX_BULK_IDS: usize = 10_000;
@@ -139,6 +145,37 @@ impl Engine {
             }
         }
         Ok(changed)
+    }
+
+    /// Jobs by queue, type and state, of one queue or all (reads the jobs
+    /// table: a report, not a live stat).
+    pub async fn counts_by_type(&self, queue: Option<&str>) -> Result<Vec<TypeCounts>> {
+        if let Some(queue) = queue {
+            crate::queue::validate_queue_name(queue)?;
+        }
+        self.store().counts_by_type(queue).await
+    }
+
+    /// Errors of attempts that ended within `window` (up to 30 days), grouped
+    /// by job type and message, most frequent first (at most `limit`, 1–1000).
+    pub async fn error_report(&self, window: Duration, limit: u32) -> Result<Vec<ErrorGroup>> {
+        if window.is_zero() || window > MAX_REPORT_WINDOW {
+            return Err(Error::InvalidInput {
+                field: "window",
+                reason: format!("must be between 1 ms and 30 days (got {window:?})"),
+            });
+        }
+        if !(1..=1_000).contains(&limit) {
+            return Err(Error::InvalidInput {
+                field: "limit",
+                reason: format!("must be between 1 and 1000 (got {limit})"),
+            });
+        }
+        let since = self
+            .clock()
+            .now_us()
+            .saturating_sub(crate::clock::duration_us(window));
+        self.store().error_groups(since, limit).await
     }
 
     async fn bulk_batch(&self, action: BulkAction, ids: &[String]) -> Result<u64> {

@@ -143,3 +143,33 @@ pub struct ProcessRecord {
     /// Jobs it holds running.
     pub running: i64,
 }
+
+/// Jobs of one type in one queue, by state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TypeCounts {
+    /// The queue.
+    pub queue: String,
+    /// The job type.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// Jobs by state (every state present).
+    pub counts: std::collections::BTreeMap<JobState, i64>,
+}
+
+/// Attempts of one job type that failed with one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorGroup {
+    /// The job type.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// The error message.
+    pub error: String,
+    /// How many attempts ended with it in the window.
+    pub count: i64,
+    /// When the latest of them ended.
+    pub last_at: DateTime<Utc>,
+    /// One of the jobs, to look at.
+    pub example_job_id: String,
+}

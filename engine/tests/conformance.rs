@@ -959,6 +959,87 @@ async fn operators_retry_complete_delete_and_act_in_bulk(backend: Backend) {
     ));
 }
 
+async fn management_reports_count_by_type_and_group_errors(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let workers = engine.start_workers(only("rep")).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            engine
+                .put(NewJob::new("rep", &Panics {}).unwrap().max_attempts(1))
+                .await
+                .unwrap(),
+        );
+    }
+    ids.push(
+        engine
+            .put(
+                NewJob::new("rep", &Flaky { failures: 1 })
+                    .unwrap()
+                    .backoff(Duration::from_millis(1), Duration::from_millis(5)),
+            )
+            .await
+            .unwrap(),
+    );
+    for id in &ids {
+        engine.wait(id, WAIT).await.unwrap();
+    }
+    engine
+        .put(NewJob::from_json("rep-idle", "noop", "{}").delay(TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    workers.shutdown(WAIT).await;
+
+    let counts = engine.counts_by_type(None).await.unwrap();
+    let of = |queue: &str, job_type: &str| {
+        counts
+            .iter()
+            .find(|c| c.queue == queue && c.job_type == job_type)
+            .unwrap_or_else(|| panic!("{queue}/{job_type} missing from {counts:?}"))
+            .counts
+            .clone()
+    };
+    assert_eq!(of("rep", "panics")[&JobState::Failed], 3);
+    assert_eq!(of("rep", "flaky")[&JobState::Completed], 1);
+    assert_eq!(of("rep-idle", "noop")[&JobState::Pending], 1);
+    assert_eq!(of("rep-idle", "noop").len(), JobState::ALL.len());
+    assert_eq!(
+        engine.counts_by_type(Some("rep-idle")).await.unwrap().len(),
+        1
+    );
+
+    let errors = engine
+        .error_report(Duration::from_secs(3_600), 10)
+        .await
+        .unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(
+        (errors[0].job_type.as_str(), errors[0].count),
+        ("panics", 3)
+    );
+    assert!(
+        errors[0].error.starts_with("panicked: deliberate panic"),
+        "{errors:?}"
+    );
+    assert!(ids.contains(&errors[0].example_job_id));
+    assert_eq!(
+        (errors[1].job_type.as_str(), errors[1].error.as_str()),
+        ("flaky", "boom 1")
+    );
+    assert!(matches!(
+        engine.error_report(Duration::ZERO, 10).await,
+        Err(Error::InvalidInput {
+            field: "window",
+            ..
+        })
+    ));
+    assert!(matches!(
+        engine.error_report(Duration::from_secs(60), 0).await,
+        Err(Error::InvalidInput { field: "limit", .. })
+    ));
+}
+
 on_both_backends!(
     many_producers_complete_every_job_exactly_once,
     wait_until_is_honoured,
@@ -976,4 +1057,5 @@ on_both_backends!(
     a_silent_process_is_marked_gone_and_its_job_rescued,
     processes_starting_together_migrate_once,
     operators_retry_complete_delete_and_act_in_bulk,
+    management_reports_count_by_type_and_group_errors,
 );

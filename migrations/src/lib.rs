@@ -12,7 +12,8 @@
 //! - [`m20261129_000003_create_processes`]: the registry of live processes;
 //! - [`m20261130_000004_process_liveness`]: processes that stopped heart-beating
 //!   are marked gone, not deleted; running jobs are indexed by owner;
-//! - [`m20261130_000005_create_schedules`]: schedules and their skips.
+//! - [`m20261130_000005_create_schedules`]: schedules and their skips;
+//! - [`m20261130_000006_attempts_by_time`]: attempts indexed by end time.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -21,6 +22,7 @@ pub mod m20261129_000002_create_jobs;
 pub mod m20261129_000003_create_processes;
 pub mod m20261130_000004_process_liveness;
 pub mod m20261130_000005_create_schedules;
+pub mod m20261130_000006_attempts_by_time;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -35,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_processes::Migration),
             Box::new(m20261130_000004_process_liveness::Migration),
             Box::new(m20261130_000005_create_schedules::Migration),
+            Box::new(m20261130_000006_attempts_by_time::Migration),
         ]
     }
 }

@@ -69,6 +69,8 @@ pub enum Command {
     Schedules(SchedulesArgs),
     /// Look at and change queues.
     Queues(QueuesArgs),
+    /// Management reports.
+    Report(ReportArgs),
 }
 
 /// Flags for running workers.
@@ -366,6 +368,48 @@ pub struct ScheduleArgs {
     /// Create it disabled.
     #[arg(long)]
     pub disabled: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `amboy report …`
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Which.
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+/// Reports.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReportCommand {
+    /// Jobs by queue, type and state.
+    Counts(CountsArgs),
+    /// Recent errors grouped by job type and message.
+    Errors(ErrorsArgs),
+}
+
+/// Flags for `amboy report counts`.
+#[derive(Debug, Clone, Args)]
+pub struct CountsArgs {
+    /// Only this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags for `amboy report errors`.
+#[derive(Debug, Clone, Args)]
+pub struct ErrorsArgs {
+    /// How far back, e.g. 15m, 1h, 7d.
+    #[arg(long, default_value = "1h")]
+    pub window: String,
+    /// Most groups, 1–1000.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -37,5 +37,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Jobs(args) => commands::jobs::run(&config, &args).await,
         Command::Schedules(args) => commands::schedules::run(&config, &args).await,
         Command::Queues(args) => commands::queues::run(&config, &args).await,
+        Command::Report(args) => commands::report::run(&config, &args).await,
     }
 }

@@ -543,6 +543,20 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
             StatusCode::NOT_FOUND,
             "missing",
         ),
+        (
+            Method::GET,
+            "/api/v1/reports/errors?window_ms=0",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "window",
+        ),
+        (
+            Method::GET,
+            "/api/v1/reports/counts?queue=a%20b",
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "queue",
+        ),
     ];
     for (method, path, body, expected, text) in cases {
         let (status, answer) = call(&server, method.clone(), path, op, body).await;

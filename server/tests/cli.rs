@@ -484,6 +484,22 @@ fn jobs_and_queues_are_changed_through_the_server_with_a_token() {
             .contains("concurrency")
     );
 
+    let report = cli.ok(&["report", "counts", "--queue", "ops"]);
+    assert!(report.starts_with("QUEUE  TYPE"), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("ops") && l.contains("noop")),
+        "{report}"
+    );
+    let errors: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["report", "errors", "--window", "1h", "--json"])).unwrap();
+    assert_eq!(errors, serde_json::json!([]));
+    assert!(
+        cli.fails(&["report", "errors", "--window", "0s"])
+            .contains("window")
+    );
+
     // Without the token the server refuses, and says how to fix it.
     let out = Command::new(env!("CARGO_BIN_EXE_amboy"))
         .args(["jobs", "list"])

@@ -7,7 +7,7 @@
 //! Layout: [`put`] inserts jobs; [`claim`] promotes due retries and claims
 //! ready jobs; [`finish`] writes batches of results; [`lock`] renews and
 //! rescues locks; [`control`] aborts; [`manage`] retries, completes and
-//! deletes; [`read`] answers queries; [`queues`]
+//! deletes; [`report`] counts by type and groups errors; [`read`] answers queries; [`queues`]
 //! holds queue settings and the per-(queue, state) counters; [`process`]
 //! registers engine processes; [`schedules`] holds schedules and their fire
 //! rounds; [`signal`] tells other processes what changed.
@@ -22,6 +22,7 @@ pub mod process;
 pub mod put;
 pub mod queues;
 pub mod read;
+pub mod report;
 pub mod schedules;
 pub mod signal;
 

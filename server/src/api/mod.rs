@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 mod jobs;
 mod queues;
+mod reports;
 mod schedules;
 mod system;
 
@@ -81,6 +82,7 @@ pub fn api(engine: Engine, auth: Auth) -> (Router, OpenApi) {
             OpenApiRouter::new()
                 .merge(jobs::routes())
                 .merge(queues::routes())
+                .merge(reports::routes())
                 .merge(schedules::routes())
                 .merge(system::routes()),
         )

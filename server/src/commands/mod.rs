@@ -1,10 +1,11 @@
-//! The one-shot commands. `submit`, `jobs`, `queues` and `schedules` talk
+//! The one-shot commands. `submit`, `jobs`, `queues`, `schedules` and `report` talk
 //! to a running server over the REST API (so the CLI, the dashboard and
 //! scripts never disagree); `migrate` talks to the database.
 
 pub mod jobs;
 pub mod migrate;
 pub mod queues;
+pub mod report;
 pub mod schedules;
 pub mod submit;
 
