@@ -108,6 +108,9 @@ pub struct JobFilter {
     pub job_type: Option<String>,
     /// Only ids starting with this.
     pub id_prefix: Option<String>,
+    /// Only jobs held by this process (with `state: running`, a worker's
+    /// running jobs).
+    pub owner: Option<String>,
     /// Ids after this one.
     pub after: Option<String>,
     /// Page size (1–1000).

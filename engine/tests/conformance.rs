@@ -745,6 +745,19 @@ async fn a_silent_process_is_marked_gone_and_its_job_rescued(backend: Backend) {
     assert_eq!((listed[0].id.as_str(), listed[0].running), ("silent", 1));
     assert_eq!(listed[0].gone_at, None);
     assert_eq!(listed[0].queues, Some(vec!["gone".to_owned()]));
+    let running = silent
+        .list(&JobFilter {
+            owner: Some("silent".into()),
+            state: Some(JobState::Running),
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        running.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
 
     let live_workers = live.start_workers(only("gone")).await.unwrap();
     // Rescue (by lock expiry) and marking gone (by heartbeat age) happen

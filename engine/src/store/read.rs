@@ -173,6 +173,9 @@ pub(crate) fn filter_sql(filter: &JobFilter) -> (String, Vec<sea_orm::Value>) {
         bind("id >= #", prefix.clone().into());
         bind("id < #", format!("{prefix}\u{10FFFF}").into());
     }
+    if let Some(owner) = &filter.owner {
+        bind("owner = #", owner.clone().into());
+    }
     if let Some(after) = &filter.after {
         bind("id > #", after.clone().into());
     }

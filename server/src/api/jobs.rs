@@ -178,6 +178,9 @@ pub struct ListQuery {
     job_type: Option<String>,
     /// Only ids starting with this.
     id_prefix: Option<String>,
+    /// Only jobs held by this process (see `/workers`); with
+    /// `state=running`, what it is running.
+    owner: Option<String>,
     /// Ids after this one (the `next` of the previous page).
     after: Option<String>,
     /// Page size, 1–1000 (default 50).
@@ -207,6 +210,7 @@ async fn list_jobs(
         state: query.state,
         job_type: query.job_type,
         id_prefix: query.id_prefix,
+        owner: query.owner,
         after: query.after,
         limit: query.limit.unwrap_or(amboy::record::DEFAULT_PAGE),
     };
