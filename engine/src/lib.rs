@@ -69,7 +69,8 @@ pub use job::{Job, JobContext, JobError};
 pub use management::{BulkAction, JobSelector};
 pub use queue::{Ordering, Queue, QueueSettings};
 pub use record::{
-    Attempt, ErrorGroup, JobDetail, JobFilter, JobRecord, LogLine, ProcessRecord, TypeCounts,
+    Attempt, ErrorGroup, JobDetail, JobFilter, JobRecord, LogLine, Percentiles, ProcessRecord,
+    TimingReport, TypeCounts,
 };
 pub use registry::Registry;
 pub use runner::{

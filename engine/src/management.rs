@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::JobEventKind;
-use crate::record::{ErrorGroup, JobFilter, JobRecord, TypeCounts};
+use crate::record::{ErrorGroup, JobFilter, JobRecord, TimingReport, TypeCounts};
 use crate::spec::validate_id;
 use crate::state::JobState;
 use crate::store::control::AbortOutcome;
@@ -41,6 +41,16 @@ pub enum JobSelector {
     /// Every job matching the filter (its `after` and `limit` are ignored),
     /// in batches of 1,000, each its own transaction.
     Filter(JobFilter),
+}
+
+fn check_window(window: Duration) -> Result<()> {
+    if window.is_zero() || window > MAX_REPORT_WINDOW {
+        return Err(Error::InvalidInput {
+            field: "window",
+            reason: format!("must be between 1 ms and 30 days (got {window:?})"),
+        });
+    }
+    Ok(())
 }
 
 const ABORTABLE: [JobState; 4] = [
@@ -159,12 +169,7 @@ impl Engine {
     /// Errors of attempts that ended within `window` (up to 30 days), grouped
     /// by job type and message, most frequent first (at most `limit`, 1–1000).
     pub async fn error_report(&self, window: Duration, limit: u32) -> Result<Vec<ErrorGroup>> {
-        if window.is_zero() || window > MAX_REPORT_WINDOW {
-            return Err(Error::InvalidInput {
-                field: "window",
-                reason: format!("must be between 1 ms and 30 days (got {window:?})"),
-            });
-        }
+        check_window(window)?;
         if !(1..=1_000).contains(&limit) {
             return Err(Error::InvalidInput {
                 field: "limit",
@@ -176,6 +181,25 @@ impl Engine {
             .now_us()
             .saturating_sub(crate::clock::duration_us(window));
         self.store().error_groups(since, limit).await
+    }
+
+    /// Queue latency and run duration percentiles by job type (of one
+    /// queue, or all) over `window` (up to 30 days, whole minutes), from the
+    /// per-minute histograms every process writes as it claims and finishes.
+    pub async fn timing_report(
+        &self,
+        window: Duration,
+        queue: Option<&str>,
+    ) -> Result<Vec<TimingReport>> {
+        check_window(window)?;
+        if let Some(queue) = queue {
+            crate::queue::validate_queue_name(queue)?;
+        }
+        let since = self
+            .clock()
+            .now_us()
+            .saturating_sub(crate::clock::duration_us(window));
+        self.store().timing_report(since, queue).await
     }
 
     async fn bulk_batch(&self, action: BulkAction, ids: &[String]) -> Result<u64> {

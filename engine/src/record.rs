@@ -176,3 +176,33 @@ pub struct ErrorGroup {
     /// One of the jobs, to look at.
     pub example_job_id: String,
 }
+
+/// A duration distribution, from histograms (percentiles are estimates
+/// within a factor of √2).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Percentiles {
+    /// Samples.
+    pub count: i64,
+    /// Mean, ms (exact).
+    pub mean_ms: f64,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+}
+
+/// How long one job type's jobs wait and run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TimingReport {
+    /// The job type.
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// Ready → started.
+    pub queue_latency: Percentiles,
+    /// Started → ended, per attempt.
+    pub run_duration: Percentiles,
+}

@@ -13,7 +13,8 @@
 //! - [`m20261130_000004_process_liveness`]: processes that stopped heart-beating
 //!   are marked gone, not deleted; running jobs are indexed by owner;
 //! - [`m20261130_000005_create_schedules`]: schedules and their skips;
-//! - [`m20261130_000006_attempts_by_time`]: attempts indexed by end time.
+//! - [`m20261130_000006_attempts_by_time`]: attempts indexed by end time;
+//! - [`m20261130_000007_create_job_timings`]: per-minute timing histograms.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -23,6 +24,7 @@ pub mod m20261129_000003_create_processes;
 pub mod m20261130_000004_process_liveness;
 pub mod m20261130_000005_create_schedules;
 pub mod m20261130_000006_attempts_by_time;
+pub mod m20261130_000007_create_job_timings;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -38,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_process_liveness::Migration),
             Box::new(m20261130_000005_create_schedules::Migration),
             Box::new(m20261130_000006_attempts_by_time::Migration),
+            Box::new(m20261130_000007_create_job_timings::Migration),
         ]
     }
 }

@@ -388,6 +388,22 @@ pub enum ReportCommand {
     Counts(CountsArgs),
     /// Recent errors grouped by job type and message.
     Errors(ErrorsArgs),
+    /// Queue latency and run duration percentiles by job type.
+    Timing(TimingArgs),
+}
+
+/// Flags for `amboy report timing`.
+#[derive(Debug, Clone, Args)]
+pub struct TimingArgs {
+    /// How far back, e.g. 15m, 1h, 7d.
+    #[arg(long, default_value = "1h")]
+    pub window: String,
+    /// Only this queue.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags for `amboy report counts`.

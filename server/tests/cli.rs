@@ -499,6 +499,12 @@ fn jobs_and_queues_are_changed_through_the_server_with_a_token() {
         cli.fails(&["report", "errors", "--window", "0s"])
             .contains("window")
     );
+    let timing = cli.ok(&["report", "timing", "--window", "1h"]);
+    assert!(timing.starts_with("TYPE  RUNS"), "{timing}");
+    assert!(
+        cli.fails(&["report", "timing", "--window", "60d"])
+            .contains("window")
+    );
 
     // Without the token the server refuses, and says how to fix it.
     let out = Command::new(env!("CARGO_BIN_EXE_amboy"))

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::execute::Finished;
 use super::jittered;
 use crate::engine::Engine;
 use crate::events::JobEventKind;
@@ -26,9 +25,9 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 pub(crate) async fn run(
     engine: Engine,
     queue: Arc<str>,
-    mut finished: mpsc::UnboundedReceiver<Finished>,
+    mut finished: mpsc::UnboundedReceiver<Finish>,
 ) {
-    let mut batch: Vec<Finished> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Finish> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = finished.recv().await {
         batch.push(first);
         // Gather what arrives within FLUSH_WINDOW: one transaction per
@@ -44,7 +43,6 @@ pub(crate) async fn run(
                 () = &mut window => break,
             }
         }
-        let finishes: Vec<Finish> = batch.iter().map(|f| f.finish.clone()).collect();
         let mut pause = RETRY_PAUSE;
         let mut failures = 0u32;
         // A result is never dropped for a passing database error: the lock
@@ -52,17 +50,17 @@ pub(crate) async fn run(
         let accepted = loop {
             match engine
                 .store()
-                .finish(&queue, engine.process_id(), &finishes)
+                .finish(&queue, engine.process_id(), &batch)
                 .await
             {
                 Ok(accepted) => {
                     if failures > 0 {
-                        tracing::info!(%queue, failures, jobs = finishes.len(), "recorded results after database errors");
+                        tracing::info!(%queue, failures, jobs = batch.len(), "recorded results after database errors");
                     }
                     break accepted;
                 }
                 Err(err) => {
-                    tracing::warn!(%queue, %err, jobs = finishes.len(), ?pause, "could not record results; retrying");
+                    tracing::warn!(%queue, %err, jobs = batch.len(), ?pause, "could not record results; retrying");
                     tokio::time::sleep(jittered(pause)).await;
                     pause = (pause * 2).min(MAX_RETRY_PAUSE);
                     failures += 1;
@@ -72,18 +70,18 @@ pub(crate) async fn run(
         {
             let mut running = engine.running();
             for f in &batch {
-                running.remove(&f.finish.id);
+                running.remove(&f.id);
             }
         }
         // Retries, snoozes and releases are pending again: the runner
         // recomputes when to wake.
         if batch
             .iter()
-            .any(|f| accepted.contains(&f.finish.id) && !f.finish.outcome.state().is_terminal())
+            .any(|f| accepted.contains(&f.id) && !f.outcome.state().is_terminal())
         {
             engine.waker(&queue).notify_one();
         }
-        for Finished { finish, job_type } in batch.drain(..) {
+        for finish in batch.drain(..) {
             let kind = if accepted.contains(&finish.id) {
                 JobEventKind::Finished {
                     state: finish.outcome.state(),
@@ -95,7 +93,7 @@ pub(crate) async fn run(
                 tracing::warn!(job = %finish.id, %queue, "result refused: this process no longer owns the job");
                 JobEventKind::CompletionRefused
             };
-            engine.emit_job(&finish.id, &queue, &job_type, kind);
+            engine.emit_job(&finish.id, &queue, &finish.job_type, kind);
         }
     }
 }

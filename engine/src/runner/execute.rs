@@ -19,25 +19,19 @@ use crate::job::{ContextInner, JobContext, JobError, MAX_LOG_LINES_PER_ATTEMPT};
 use crate::store::claim::ClaimedJob;
 use crate::store::finish::{Finish, Outcome};
 
-/// A finished attempt on its way to the completer.
-#[derive(Debug)]
-pub(crate) struct Finished {
-    pub finish: Finish,
-    pub job_type: String,
-}
-
 /// Runs one claimed job and sends its result to the completer.
 pub(crate) async fn run(
     engine: Engine,
     job: ClaimedJob,
     running: RunningJob,
     started_at: i64,
-    results: mpsc::UnboundedSender<Finished>,
+    results: mpsc::UnboundedSender<Finish>,
     slots: Arc<Slots>,
 ) {
     let outcome = attempt(&engine, &job, &running, started_at).await;
     let finish = Finish {
         id: job.id,
+        job_type: job.job_type,
         claim_count: job.claim_count,
         attempt: job.attempt,
         started_at,
@@ -46,13 +40,7 @@ pub(crate) async fn run(
     };
     // The completer outlives every executor of its queue: it stops only
     // after the runner has drained, so this send cannot fail in practice.
-    if results
-        .send(Finished {
-            finish,
-            job_type: job.job_type,
-        })
-        .is_err()
-    {
+    if results.send(finish).is_err() {
         tracing::error!("completer gone; a result was dropped");
     }
     slots.release();

@@ -48,6 +48,8 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 pub const GONE_AFTER: Duration = Duration::from_secs(30);
 /// How long a gone process stays listed before it is forgotten.
 pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// How long timing histograms are kept (the timing report's longest window).
+pub const TIMINGS_KEPT: Duration = crate::management::MAX_REPORT_WINDOW;
 /// How often the supervisor looks for queues created by other processes.
 const QUEUE_DISCOVERY_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -301,6 +303,10 @@ async fn heartbeat(engine: Engine, info: ProcessInfo) {
                 }
             }
             Err(err) => tracing::warn!(%err, "could not check other processes' heartbeats"),
+        }
+        let old = now.saturating_sub(duration_us(TIMINGS_KEPT));
+        if let Err(err) = store.prune_timings(old).await {
+            tracing::warn!(%err, "could not prune old timings");
         }
     }
 }

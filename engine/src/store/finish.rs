@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::signal::Signal;
+use super::timing::Metric;
 use super::{CountDeltas, Store, value_rows};
 use crate::error::Result;
 use crate::state::JobState;
@@ -71,6 +72,8 @@ impl Outcome {
 pub struct Finish {
     /// The job.
     pub id: String,
+    /// Its type.
+    pub job_type: String,
     /// The claim's fencing token.
     pub claim_count: i32,
     /// The attempt number.
@@ -165,6 +168,22 @@ impl Store {
         )
         .await?;
         deltas.apply(self, &txn).await?;
+        self.record_timings(
+            &txn,
+            batch
+                .iter()
+                .filter(|f| accepted.contains(&f.id) && f.outcome != Outcome::Released)
+                .map(|f| {
+                    (
+                        f.ended_at,
+                        queue,
+                        f.job_type.as_str(),
+                        Metric::Run,
+                        f.ended_at - f.started_at,
+                    )
+                }),
+        )
+        .await?;
         // Handed-back jobs can run at once, in any process.
         if batch
             .iter()

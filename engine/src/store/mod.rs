@@ -25,6 +25,7 @@ pub mod read;
 pub mod report;
 pub mod schedules;
 pub mod signal;
+pub mod timing;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! `/api/v1/reports`: amboy's management reports.
 
-use amboy::{ErrorGroup, TypeCounts};
+use amboy::{ErrorGroup, TimingReport, TypeCounts};
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -14,6 +14,36 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(counts))
         .routes(routes!(errors))
+        .routes(routes!(timing))
+}
+
+/// The window (and queue) of the timing report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TimingQuery {
+    /// How far back, ms (default one hour, at most 30 days).
+    #[param(minimum = 1, maximum = 2592000000_u64)]
+    window_ms: Option<u64>,
+    /// Only this queue.
+    queue: Option<String>,
+}
+
+/// Queue latency and run duration p50/p95/p99 by job type over a window.
+#[utoipa::path(get, path = "/reports/timing", tag = "reports", params(TimingQuery),
+    responses((status = 200, body = Vec<TimingReport>), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["viewer"])))]
+async fn timing(
+    State(state): State<ApiState>,
+    Query(query): Query<TimingQuery>,
+) -> Result<axum::Json<Vec<TimingReport>>, ApiError> {
+    let window = std::time::Duration::from_millis(query.window_ms.unwrap_or(3_600_000));
+    Ok(axum::Json(
+        state
+            .engine
+            .timing_report(window, query.queue.as_deref())
+            .await?,
+    ))
 }
 
 /// Which queue.

@@ -1,6 +1,6 @@
 //! `amboy report counts|errors`, over the API.
 
-use amboy::{ErrorGroup, JobState, TypeCounts};
+use amboy::{ErrorGroup, JobState, TimingReport, TypeCounts};
 
 use super::submit::millis;
 use crate::cli::{ReportArgs, ReportCommand};
@@ -62,6 +62,45 @@ pub async fn run(config: &Config, args: &ReportArgs) -> anyhow::Result<()> {
                     &rows
                 )
             );
+        }
+        ReportCommand::Timing(args) => {
+            let window = millis(&args.window, "--window")?;
+            let mut path = format!("/reports/timing?window_ms={window}");
+            if let Some(queue) = &args.queue {
+                path.push_str(&format!("&queue={}", encode(queue)));
+            }
+            let reports: Vec<TimingReport> = client.get(&path).await?;
+            if args.json {
+                return super::print_json(&reports);
+            }
+            let ms = |v: f64| format!("{v:.1}");
+            let rows: Vec<Vec<String>> = reports
+                .iter()
+                .map(|r| {
+                    let (l, d) = (&r.queue_latency, &r.run_duration);
+                    vec![
+                        r.job_type.clone(),
+                        d.count.to_string(),
+                        ms(l.p50_ms),
+                        ms(l.p95_ms),
+                        ms(l.p99_ms),
+                        ms(d.p50_ms),
+                        ms(d.p95_ms),
+                        ms(d.p99_ms),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                super::table(
+                    &[
+                        "TYPE", "RUNS", "WAIT P50", "WAIT P95", "WAIT P99", "RUN P50", "RUN P95",
+                        "RUN P99",
+                    ],
+                    &rows
+                )
+            );
+            println!("(milliseconds; percentiles from √2 histogram buckets)");
         }
     }
     Ok(())
