@@ -58,6 +58,8 @@ struct Inner {
     queues_generation: std::sync::atomic::AtomicU64,
     /// Notified when a schedule is created, changed or deleted.
     schedules_changed: Notify,
+    /// Timing samples not yet written.
+    timings: crate::store::timing::Timings,
     /// The latest stats snapshot this process published.
     stats: Mutex<Option<Arc<StatsSnapshot>>>,
     /// Jobs this process is running, for abort and lock renewal.
@@ -132,6 +134,7 @@ impl EngineBuilder {
                 queues_generation: std::sync::atomic::AtomicU64::new(0),
                 schedules_changed: Notify::new(),
                 stats: Mutex::default(),
+                timings: crate::store::timing::Timings::default(),
                 running: Mutex::default(),
             }),
         }
@@ -245,6 +248,11 @@ impl Engine {
         for waker in wakers.values() {
             waker.notify_one();
         }
+    }
+
+    /// Timing samples waiting to be written.
+    pub(crate) fn timings(&self) -> &crate::store::timing::Timings {
+        &self.inner.timings
     }
 
     pub(crate) fn schedules_changed(&self) -> &Notify {

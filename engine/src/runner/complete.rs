@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use super::jittered;
 use crate::engine::Engine;
 use crate::events::JobEventKind;
-use crate::store::finish::Finish;
+use crate::store::finish::{Finish, Outcome};
+use crate::store::timing::Metric;
 
 /// Most results written in one transaction.
 const MAX_BATCH: usize = 1_000;
@@ -83,6 +84,15 @@ pub(crate) async fn run(
         }
         for finish in batch.drain(..) {
             let kind = if accepted.contains(&finish.id) {
+                if finish.outcome != Outcome::Released {
+                    engine.timings().add(
+                        finish.ended_at,
+                        &queue,
+                        &finish.job_type,
+                        Metric::Run,
+                        finish.ended_at - finish.started_at,
+                    );
+                }
                 JobEventKind::Finished {
                     state: finish.outcome.state(),
                     attempt: finish.attempt,

@@ -13,6 +13,7 @@ use crate::engine::Engine;
 use crate::events::JobEventKind;
 use crate::queue::QueueSettings;
 use crate::store::claim::ClaimRequest;
+use crate::store::timing::Metric;
 
 /// Most jobs one claim statement takes.
 pub const MAX_CLAIM_BATCH: usize = 1_000;
@@ -135,6 +136,13 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         };
         let got = claimed.len();
         for job in claimed {
+            engine.timings().add(
+                now,
+                &queue,
+                &job.job_type,
+                Metric::Latency,
+                now - job.run_at,
+            );
             let running = RunningJob::new(queue.clone(), job.claim_count);
             engine.running().insert(job.id.clone(), running.clone());
             slots.busy.fetch_add(1, AtomicOrdering::AcqRel);

@@ -48,6 +48,8 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 pub const GONE_AFTER: Duration = Duration::from_secs(30);
 /// How long a gone process stays listed before it is forgotten.
 pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// How often gathered timing samples are written.
+pub const TIMINGS_INTERVAL: Duration = Duration::from_secs(5);
 /// How long timing histograms are kept (the timing report's longest window).
 pub const TIMINGS_KEPT: Duration = crate::management::MAX_REPORT_WINDOW;
 /// How often the supervisor looks for queues created by other processes.
@@ -182,6 +184,7 @@ impl Engine {
         background.spawn(heartbeat(self.clone(), info));
         background.spawn(keeper::watch_aborts(self.clone()));
         background.spawn(publish::run(self.clone()));
+        background.spawn(write_timings(self.clone()));
         if options.scheduler {
             background.spawn(scheduler::run(self.clone()));
         }
@@ -211,6 +214,14 @@ impl Workers {
         }
         timer.abort();
         self.background.shutdown().await;
+        if let Err(err) = self
+            .engine
+            .store()
+            .write_timings(self.engine.timings())
+            .await
+        {
+            tracing::warn!(%err, "could not write the last timings");
+        }
         if let Err(err) = self
             .engine
             .store()
@@ -307,6 +318,17 @@ async fn heartbeat(engine: Engine, info: ProcessInfo) {
         let old = now.saturating_sub(duration_us(TIMINGS_KEPT));
         if let Err(err) = store.prune_timings(old).await {
             tracing::warn!(%err, "could not prune old timings");
+        }
+    }
+}
+
+/// Adds the timing samples gathered in memory to the database every
+/// [`TIMINGS_INTERVAL`] (and once more at shutdown).
+async fn write_timings(engine: Engine) {
+    loop {
+        engine.clock().sleep(TIMINGS_INTERVAL).await;
+        if let Err(err) = engine.store().write_timings(engine.timings()).await {
+            tracing::warn!(%err, "could not write timings; keeping them for the next try");
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
-use super::timing::Metric;
 use super::{CountDeltas, Store};
 use crate::error::Result;
 use crate::queue::Ordering;
@@ -121,19 +120,6 @@ impl Store {
             i64::try_from(claimed.len()).unwrap_or(i64::MAX),
         );
         deltas.apply(self, &txn).await?;
-        self.record_timings(
-            &txn,
-            claimed.iter().map(|job| {
-                (
-                    req.now,
-                    req.queue,
-                    job.job_type.as_str(),
-                    Metric::Latency,
-                    req.now - job.run_at,
-                )
-            }),
-        )
-        .await?;
         txn.commit().await?;
         Ok(Claimed {
             jobs: claimed,

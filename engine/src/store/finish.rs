@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::signal::Signal;
-use super::timing::Metric;
 use super::{CountDeltas, Store, value_rows};
 use crate::error::Result;
 use crate::state::JobState;
@@ -168,22 +167,6 @@ impl Store {
         )
         .await?;
         deltas.apply(self, &txn).await?;
-        self.record_timings(
-            &txn,
-            batch
-                .iter()
-                .filter(|f| accepted.contains(&f.id) && f.outcome != Outcome::Released)
-                .map(|f| {
-                    (
-                        f.ended_at,
-                        queue,
-                        f.job_type.as_str(),
-                        Metric::Run,
-                        f.ended_at - f.started_at,
-                    )
-                }),
-        )
-        .await?;
         // Handed-back jobs can run at once, in any process.
         if batch
             .iter()

@@ -1,7 +1,8 @@
-//! Timing histograms: queue latency (ready → started) recorded by claims,
-//! run duration (started → ended) by completions, summed per minute, queue
-//! and job type in `job_timings`; the timing report merges the minutes of a
-//! window. Buckets grow by √2 from 1 ms (bucket k holds durations up to
+//! Timing histograms: queue latency (ready → started) noted at each claim,
+//! run duration (started → ended) at each recorded result, gathered in
+//! memory per minute, queue and job type ([`Timings`]) and added to
+//! `job_timings` every few seconds by each process; the timing report merges
+//! the minutes of a window. Buckets grow by √2 from 1 ms (bucket k holds durations up to
 //! 2^(k/2) ms; the last, everything above ~8.7 minutes), so percentiles are
 //! estimates within a factor of √2, as with any histogram.
 
@@ -109,55 +110,102 @@ impl Histogram {
     }
 }
 
-/// One sample: when, where, what, how long (µs).
-pub type Sample<'a> = (i64, &'a str, &'a str, Metric, i64);
+/// Histograms by (minute, queue, job type, metric).
+type Groups = BTreeMap<(i64, String, String, Metric), Histogram>;
+
+/// Timing samples gathered in memory until the next write. A process that
+/// dies loses what it gathered since (seconds of statistics, never state).
+#[derive(Default)]
+pub struct Timings(std::sync::Mutex<Groups>);
+
+impl std::fmt::Debug for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Timings")
+    }
+}
+
+impl Timings {
+    /// Notes one sample: when (µs), where, what, how long (µs).
+    pub fn add(&self, at: i64, queue: &str, job_type: &str, metric: Metric, us: i64) {
+        let minute = at - at.rem_euclid(MINUTE_US);
+        let mut groups = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Look up by borrowed parts first: most samples hit an existing group.
+        if let Some(h) = groups.iter_mut().find_map(|((m, q, t, k), h)| {
+            (*m == minute && q == queue && t == job_type && *k == metric).then_some(h)
+        }) {
+            h.add(us);
+            return;
+        }
+        let mut h = Histogram::default();
+        h.add(us);
+        groups.insert((minute, queue.to_owned(), job_type.to_owned(), metric), h);
+    }
+
+    fn take(&self) -> Groups {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn put_back(&self, groups: Groups) {
+        let mut current = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, h) in groups {
+            let into = current.entry(key).or_default();
+            into.count += h.count;
+            into.sum_us = into.sum_us.saturating_add(h.sum_us);
+            for (a, b) in into.buckets.iter_mut().zip(h.buckets) {
+                *a += b;
+            }
+        }
+    }
+}
 
 impl Store {
-    /// Adds `samples` to their minutes' histograms: one statement.
-    pub async fn record_timings<'a>(
-        &self,
-        conn: &impl ConnectionTrait,
-        samples: impl Iterator<Item = Sample<'a>>,
-    ) -> Result<()> {
-        let mut groups: BTreeMap<(i64, &str, &str, Metric), Histogram> = BTreeMap::new();
-        for (at, queue, job_type, metric, us) in samples {
-            let minute = at - at.rem_euclid(MINUTE_US);
-            groups
-                .entry((minute, queue, job_type, metric))
-                .or_default()
-                .add(us);
-        }
+    /// Adds what `timings` gathered to `job_timings`: one statement. On
+    /// failure the samples are kept for the next write.
+    pub async fn write_timings(&self, timings: &Timings) -> Result<()> {
+        let groups = timings.take();
         if groups.is_empty() {
             return Ok(());
         }
-        let width = 6 + BUCKETS;
-        let mut values: Vec<Value> = Vec::with_capacity(groups.len() * width);
-        for ((minute, queue, job_type, metric), h) in &groups {
-            values.extend([
-                (*minute).into(),
-                (*queue).into(),
-                (*job_type).into(),
-                metric.as_str().into(),
-                h.count.into(),
-                h.sum_us.into(),
-            ]);
-            values.extend(h.buckets.iter().map(|n| Value::from(*n)));
+        let result = self.insert_timings(&groups).await;
+        if result.is_err() {
+            timings.put_back(groups);
         }
+        result
+    }
+
+    async fn insert_timings(&self, groups: &Groups) -> Result<()> {
+        let width = 6 + BUCKETS;
         let names: Vec<String> = (0..BUCKETS).map(|k| format!("b{k:02}")).collect();
         let sums: Vec<String> = names
             .iter()
             .map(|b| format!("{b} = job_timings.{b} + excluded.{b}"))
             .collect();
-        let sql = format!(
-            "INSERT INTO job_timings (minute, queue, job_type, metric, count, sum_us, {}) \
-             VALUES {} ON CONFLICT (minute, queue, job_type, metric) DO UPDATE SET \
-             count = job_timings.count + excluded.count, \
-             sum_us = job_timings.sum_us + excluded.sum_us, {}",
-            names.join(", "),
-            value_rows(1, groups.len(), width),
-            sums.join(", ")
-        );
-        conn.execute_raw(self.stmt(&sql, values)).await?;
+        let rows: Vec<_> = groups.iter().collect();
+        // At most 500 rows (23,000 values) per statement.
+        for chunk in rows.chunks(500) {
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
+            for ((minute, queue, job_type, metric), h) in chunk {
+                values.extend([
+                    (*minute).into(),
+                    queue.clone().into(),
+                    job_type.clone().into(),
+                    metric.as_str().into(),
+                    h.count.into(),
+                    h.sum_us.into(),
+                ]);
+                values.extend(h.buckets.iter().map(|n| Value::from(*n)));
+            }
+            let sql = format!(
+                "INSERT INTO job_timings (minute, queue, job_type, metric, count, sum_us, {}) \
+                 VALUES {} ON CONFLICT (minute, queue, job_type, metric) DO UPDATE SET \
+                 count = job_timings.count + excluded.count, \
+                 sum_us = job_timings.sum_us + excluded.sum_us, {}",
+                names.join(", "),
+                value_rows(1, chunk.len(), width),
+                sums.join(", ")
+            );
+            self.write.execute_raw(self.stmt(&sql, values)).await?;
+        }
         Ok(())
     }
 
