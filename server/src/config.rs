@@ -22,7 +22,7 @@ pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The optional TOML file: every key may be left out.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// See `--database-url`.
@@ -47,8 +47,23 @@ pub struct FileConfig {
     pub shutdown_timeout_secs: Option<u64>,
 }
 
+// By hand: tokens must never reach a log.
+impl std::fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = |tokens: &Option<Vec<String>>| tokens.as_ref().map_or(0, Vec::len);
+        f.debug_struct("FileConfig")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::serve::redact),
+            )
+            .field("listen", &self.listen)
+            .field("viewer_tokens", &count(&self.viewer_tokens))
+            .field("operator_tokens", &count(&self.operator_tokens))
+            .finish_non_exhaustive()
+    }
+}
+
 /// The merged configuration.
-#[derive(Debug)]
 pub struct Config {
     /// The database URL.
     pub database_url: String,
@@ -61,6 +76,20 @@ pub struct Config {
     /// The log format.
     pub log_format: LogFormat,
     file: FileConfig,
+}
+
+// By hand: the database URL may hold a password.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &crate::serve::redact(&self.database_url))
+            .field("url", &self.url)
+            .field("store", &self.store)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("file", &self.file)
+            .finish()
+    }
 }
 
 /// What a worker process (serve or worker) runs with.
@@ -229,6 +258,23 @@ mod tests {
         let defaults = Config::load(&global(None)).unwrap();
         assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(defaults.store, StoreOptions::default());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("amboy.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"postgres://amboy:db-password@db/amboy\"\n\
+             operator_tokens = [\"op-secret-token\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(&global(Some(&path))).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("db-password"), "{shown}");
+        assert!(!shown.contains("op-secret-token"), "{shown}");
+        assert!(shown.contains("operator_tokens: 1"), "{shown}");
     }
 
     #[test]
