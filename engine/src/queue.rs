@@ -14,6 +14,10 @@ pub const MAX_QUEUE_NAME_BYTES: usize = 128;
 pub const DEFAULT_CONCURRENCY: i32 = 8;
 /// Most workers a queue may have.
 pub const MAX_CONCURRENCY: i32 = 10_000;
+/// Slowest rate limit: a job per 1,000 s.
+pub const MIN_RATE: f64 = 0.001;
+/// Fastest rate limit.
+pub const MAX_RATE: f64 = 1_000_000.0;
 /// How long a claim holds a job without renewal.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -134,9 +138,12 @@ impl QueueSettings {
         }
         if self
             .rate_limit_per_sec
-            .is_some_and(|rate| !rate.is_finite() || rate <= 0.0)
+            .is_some_and(|rate| !(MIN_RATE..=MAX_RATE).contains(&rate))
         {
-            return invalid("rate_limit_per_sec", "must be a positive number");
+            return invalid(
+                "rate_limit_per_sec",
+                "must be between 0.001 (one job per 1,000 s) and 1000000 jobs per second",
+            );
         }
         if self.retention_max_jobs.is_some_and(|n| n < 0) {
             return invalid("retention_max_jobs", "must not be negative");

@@ -1053,6 +1053,59 @@ async fn management_reports_count_by_type_and_group_errors(backend: Backend) {
     ));
 }
 
+/// A queue's rate limit (per process): a full bucket starts `rate` jobs,
+/// then one more per 1/rate seconds.
+async fn a_rate_limited_queue_starts_jobs_at_its_rate(backend: Backend) {
+    let db = backend.fresh().await;
+    let clock = ManualClock::new(Utc::now());
+    let engine = builder()
+        .clock(clock.clock())
+        .connect(&db.url)
+        .await
+        .unwrap();
+    engine
+        .set_queue(
+            "slow",
+            QueueSettings {
+                concurrency: 50,
+                rate_limit_per_sec: Some(2.0),
+                ..QueueSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let jobs: Vec<NewJob> = (0..10)
+        .map(|i| {
+            NewJob::new(
+                "slow",
+                &Count {
+                    key: format!("{run}-{i}"),
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    engine.put_many(jobs).await.unwrap();
+    let workers = engine.start_workers(only("slow")).await.unwrap();
+    let completed = || async { engine.counts("slow").await.unwrap()[&JobState::Completed] };
+    // Asserting that nothing more ran needs a moment with the clock still.
+    let settled = |expected: i64, what: String| async move {
+        eventually(&what, WAIT, || async {
+            (completed().await >= expected).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(completed().await, expected, "{what}: ran ahead of the rate");
+    };
+    settled(2, "the first burst".into()).await;
+    for second in 1..=4 {
+        clock.advance(Duration::from_secs(1));
+        settled(2 + 2 * second, format!("after {second} s")).await;
+    }
+    workers.shutdown(WAIT).await;
+}
+
 on_both_backends!(
     many_producers_complete_every_job_exactly_once,
     wait_until_is_honoured,
@@ -1071,4 +1124,5 @@ on_both_backends!(
     processes_starting_together_migrate_once,
     operators_retry_complete_delete_and_act_in_bulk,
     management_reports_count_by_type_and_group_errors,
+    a_rate_limited_queue_starts_jobs_at_its_rate,
 );

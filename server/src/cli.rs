@@ -217,6 +217,9 @@ pub struct QueueSetArgs {
     /// How long a claim holds a job without renewal, e.g. 30s.
     #[arg(long)]
     pub lock_timeout: Option<String>,
+    /// Jobs started per second in each process, or `none`.
+    #[arg(long)]
+    pub rate_limit: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

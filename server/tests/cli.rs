@@ -465,6 +465,26 @@ fn jobs_and_queues_are_changed_through_the_server_with_a_token() {
     ]))
     .unwrap();
     assert_eq!(set[0]["settings"]["concurrency"], 4);
+    let limited: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["queues", "set", "ops", "--rate-limit", "2.5", "--json"]))
+            .unwrap();
+    assert_eq!(limited[0]["settings"]["rate_limit_per_sec"], 2.5);
+    assert_eq!(limited[0]["settings"]["concurrency"], 4, "kept");
+    let unlimited: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["queues", "set", "ops", "--rate-limit", "none", "--json"]))
+            .unwrap();
+    assert_eq!(
+        unlimited[0]["settings"]["rate_limit_per_sec"],
+        serde_json::Value::Null
+    );
+    assert!(
+        cli.fails(&["queues", "set", "ops", "--rate-limit", "0"])
+            .contains("rate_limit_per_sec")
+    );
+    assert!(
+        cli.fails(&["queues", "set", "ops", "--rate-limit", "fast"])
+            .contains("--rate-limit")
+    );
     assert_eq!(set[0]["settings"]["ordering"], "priority");
     cli.ok(&["queues", "resume", "ops"]);
     let listed = cli.ok(&["queues", "list"]);

@@ -26,6 +26,34 @@ const PROMOTE_INTERVAL: Duration = Duration::from_millis(100);
 /// claiming again: one claim per batch instead of one per finished job.
 const CLAIM_COOLDOWN: Duration = Duration::from_millis(2);
 
+/// A queue's rate limit in this process: a token bucket holding up to one
+/// second of starts, refilled continuously by the engine's clock.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: i64,
+}
+
+impl Bucket {
+    /// Refills for the time passed since the last look; returns how many
+    /// jobs may start now, and when the next token arrives (µs).
+    fn available(&mut self, rate: f64, now: i64) -> (usize, i64) {
+        let capacity = rate.max(1.0);
+        let elapsed = (now - self.at).max(0) as f64 / 1e6;
+        self.tokens = (self.tokens + elapsed * rate).min(capacity);
+        self.at = now;
+        let whole = self.tokens.floor();
+        let wait_us = ((1.0 - (self.tokens - whole)) / rate * 1e6).ceil();
+        // `as` saturates: a glacial rate waits "forever", not past i64.
+        let next = now.saturating_add(wait_us as i64);
+        (whole as usize, next)
+    }
+
+    fn take(&mut self, n: usize) {
+        self.tokens = (self.tokens - n as f64).max(0.0);
+    }
+}
+
 /// Counts the jobs running in this queue and signals when one ends.
 #[derive(Debug, Default)]
 pub(crate) struct Slots {
@@ -57,6 +85,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
     let mut settings_generation = engine.queues_generation();
     let mut promoted: Option<Instant> = None;
     let mut failures = 0u32;
+    let mut bucket: Option<Bucket> = None;
 
     while !shutdown.drain.is_cancelled() {
         // Settings change rarely: re-read them once a second, or at once
@@ -99,7 +128,25 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
             continue;
         }
         let now = engine.clock().now_us();
-        let limit = free.min(MAX_CLAIM_BATCH);
+        let mut limit = free.min(MAX_CLAIM_BATCH);
+        if let Some(rate) = settings.rate_limit_per_sec {
+            let bucket = bucket.get_or_insert_with(|| Bucket {
+                tokens: rate.max(1.0),
+                at: now,
+            });
+            let (allowed, next_token) = bucket.available(rate, now);
+            if allowed == 0 {
+                tokio::select! {
+                    () = shutdown.drain.cancelled() => break,
+                    () = &mut changed => settings_read = None,
+                    () = engine.clock().sleep_until(next_token) => {}
+                }
+                continue;
+            }
+            limit = limit.min(allowed);
+        } else {
+            bucket = None;
+        }
         let claimed = engine
             .store()
             .claim(ClaimRequest {
@@ -135,6 +182,9 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
             }
         };
         let got = claimed.len();
+        if let Some(bucket) = bucket.as_mut() {
+            bucket.take(got);
+        }
         for job in claimed {
             engine.timings().add(
                 now,
@@ -207,5 +257,26 @@ async fn drain(engine: &Engine, queue: &str, slots: &Slots, shutdown: &Shutdown)
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_refill_at_their_rate_and_never_overflow() {
+        let mut bucket = Bucket { tokens: 2.0, at: 0 };
+        assert_eq!(bucket.available(2.0, 0).0, 2);
+        bucket.take(2);
+        assert_eq!(bucket.available(2.0, 0), (0, 500_000));
+        assert_eq!(bucket.available(2.0, 500_000).0, 1);
+        // Idle for a minute: at most one second's worth.
+        assert_eq!(bucket.available(2.0, 60_500_000).0, 2);
+        let mut glacial = Bucket {
+            tokens: 0.0,
+            at: i64::MAX - 10,
+        };
+        assert_eq!(glacial.available(0.001, i64::MAX - 10), (0, i64::MAX));
     }
 }

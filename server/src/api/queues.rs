@@ -95,6 +95,19 @@ pub struct QueuePatch {
     /// How long a claim holds a job without renewal, ms (1,000–86,400,000).
     #[schema(minimum = 1000, maximum = 86400000)]
     lock_timeout_ms: Option<i64>,
+    /// Jobs started per second, in each process; `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>, minimum = 0.001, maximum = 1000000)]
+    rate_limit_per_sec: Option<Option<f64>>,
+}
+
+/// A field that may be absent (leave it), `null` (clear it) or a value.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Change a queue's settings (creating the queue if it does not exist).
@@ -123,6 +136,9 @@ async fn update_queue(
     }
     if let Some(ms) = patch.lock_timeout_ms {
         settings.lock_timeout_ms = ms;
+    }
+    if let Some(rate) = patch.rate_limit_per_sec {
+        settings.rate_limit_per_sec = rate;
     }
     state.engine.set_queue(&name, settings).await?;
     Ok(axum::Json(view(&state, &name).await?))

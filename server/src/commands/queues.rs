@@ -62,8 +62,19 @@ async fn set(client: &Client, args: &QueueSetArgs) -> anyhow::Result<QueueView> 
             json!(millis(timeout, "--lock-timeout")?),
         );
     }
+    if let Some(rate) = &args.rate_limit {
+        let rate = match rate.as_str() {
+            "none" => serde_json::Value::Null,
+            text => json!(text.parse::<f64>().with_context(|| {
+                format!("--rate-limit {text:?} is not a number of jobs per second or `none`")
+            })?),
+        };
+        patch.insert("rate_limit_per_sec".into(), rate);
+    }
     if patch.is_empty() {
-        anyhow::bail!("give at least one of --concurrency, --ordering, --lock-timeout");
+        anyhow::bail!(
+            "give at least one of --concurrency, --ordering, --lock-timeout, --rate-limit"
+        );
     }
     let path = format!("/queues/{}", encode(&args.name));
     client.call(Method::PATCH, &path, Some(&patch)).await
