@@ -125,9 +125,14 @@ pub fn router(engine: Engine, auth: Auth) -> anyhow::Result<Router> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(engine.clone());
+    let policy = std::sync::Arc::new(auth.clone());
     Ok(health
         .merge(crate::api::router(engine.clone(), auth))
-        .merge(crate::web::dashboard_router(engine)?))
+        .merge(crate::web::dashboard_router(engine)?)
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            crate::api::auth::enforce,
+        )))
 }
 
 /// Ready when the database answers and the schema is current.

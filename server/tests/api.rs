@@ -483,6 +483,20 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
         ),
         (
             Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "delay_ms": i64::MIN})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "out of range",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/bulk",
+            Some(json!({"action": "delete", "filter": {"id_prefix": ""}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at least one",
+        ),
+        (
+            Method::POST,
             "/api/v1/jobs/bulk",
             Some(json!({"action": "delete", "filter": {}})),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -671,6 +685,32 @@ async fn browser_sessions_and_cross_origin_changes() {
         server.engine.counts("q").await.unwrap()[&amboy::JobState::Pending],
         1
     );
+    // The dashboard and its server functions are behind the same policy.
+    let page = client
+        .get(format!("{}/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
+    let counts = client
+        .post(format!("{}/fn/queue_counts", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counts.status(), StatusCode::UNAUTHORIZED);
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let signed_in = client
+        .get(format!("{}/", server.base))
+        .header("cookie", session.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -181,6 +181,8 @@ impl Store {
             .map(|b| format!("{b} = job_timings.{b} + excluded.{b}"))
             .collect();
         let rows: Vec<_> = groups.iter().collect();
+        // All or nothing: a failed write is retried whole, never counted twice.
+        let txn = self.begin().await?;
         // At most 500 rows (23,000 values) per statement.
         for chunk in rows.chunks(500) {
             let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
@@ -204,8 +206,9 @@ impl Store {
                 value_rows(1, chunk.len(), width),
                 sums.join(", ")
             );
-            self.write.execute_raw(self.stmt(&sql, values)).await?;
+            txn.execute_raw(self.stmt(&sql, values)).await?;
         }
+        txn.commit().await?;
         Ok(())
     }
 

@@ -57,13 +57,22 @@ pub enum Access {
     Role(Role),
 }
 
-/// The access policy: the API's own documents and the session endpoint are
-/// public; reads (and previews, which change nothing) need a viewer;
-/// everything else an operator.
+/// The access policy, for the whole HTTP surface: health checks, the API's
+/// own document, the session endpoint and the dashboard's static files are
+/// public; reads — API reads, previews (which change nothing), dashboard
+/// pages and their server functions (reads too) — need a viewer; every
+/// other change an operator.
 pub fn required(method: &Method, path: &str) -> Access {
-    if path == "/api/v1/openapi.json" || path == "/api/v1/session" {
+    let public = matches!(
+        path,
+        "/healthz" | "/readyz" | "/api/v1/openapi.json" | "/api/v1/session" | "/favicon.svg"
+    ) || path.starts_with("/pkg/");
+    if public {
         Access::Public
-    } else if method == Method::GET || method == Method::HEAD || path == "/api/v1/schedules/preview"
+    } else if method == Method::GET
+        || method == Method::HEAD
+        || path == "/api/v1/schedules/preview"
+        || path.starts_with("/fn/")
     {
         Access::Role(Role::Viewer)
     } else {
@@ -103,13 +112,21 @@ impl Auth {
                 .collect()
         };
         let (viewers, operators) = (clean(viewer_tokens), clean(operator_tokens));
-        let mut all: Vec<&String> = viewers.iter().chain(&operators).collect();
-        all.sort();
+        // The key must be something no viewer knows: the operator tokens
+        // (the same in every process, so sessions work across them), or,
+        // with none configured, a random key of this process.
         let mut hasher = Sha256::new();
         hasher.update(b"amboy session key\0");
-        for token in all {
-            hasher.update(token.as_bytes());
-            hasher.update(b"\0");
+        if operators.is_empty() {
+            hasher.update(uuid::Uuid::new_v4().as_bytes());
+            hasher.update(uuid::Uuid::new_v4().as_bytes());
+        } else {
+            let mut sorted: Vec<&String> = operators.iter().collect();
+            sorted.sort();
+            for token in sorted {
+                hasher.update(token.as_bytes());
+                hasher.update(b"\0");
+            }
         }
         Auth {
             viewers: viewers.iter().map(|t| digest(t)).collect(),
@@ -178,7 +195,7 @@ impl Auth {
         }
         match role {
             "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
+            "operator" if !self.operators.is_empty() => Some(Role::Operator),
             _ => None,
         }
     }
@@ -275,8 +292,24 @@ mod tests {
         assert_eq!(auth.role_of_session(&session), Some(Role::Viewer));
         let forged = session.replacen("viewer", "operator", 1);
         assert_eq!(auth.role_of_session(&forged), None);
-        let rotated = Auth::new(&["v2".into()], &["o".into()]);
+        let rotated = Auth::new(&["v".into()], &["o2".into()]);
         assert_eq!(rotated.role_of_session(&session), None);
+        // A viewer knows every viewer token: that must not let them sign.
+        let viewers_only = Auth::new(&["v".into()], &[]);
+        let mut forged_key = Sha256::new();
+        forged_key.update(b"amboy session key\0");
+        forged_key.update(b"v\0");
+        let forger = Auth {
+            key: forged_key.finalize().into(),
+            ..viewers_only.clone()
+        };
+        let forged = forger.session(Role::Operator);
+        assert_eq!(viewers_only.role_of_session(&forged), None);
+        assert_eq!(
+            viewers_only.role_of_session(&viewers_only.session(Role::Operator)),
+            None,
+            "no operator sessions without operator tokens"
+        );
         assert_eq!(auth.role_of_session("operator.99999999999.00"), None);
         assert_eq!(auth.role_of_session("garbage"), None);
     }
@@ -286,6 +319,13 @@ mod tests {
         assert_eq!(
             required(&Method::GET, "/api/v1/openapi.json"),
             Access::Public
+        );
+        assert_eq!(required(&Method::GET, "/healthz"), Access::Public);
+        assert_eq!(required(&Method::GET, "/pkg/amboy.wasm"), Access::Public);
+        assert_eq!(required(&Method::GET, "/"), Access::Role(Role::Viewer));
+        assert_eq!(
+            required(&Method::POST, "/fn/queue_counts"),
+            Access::Role(Role::Viewer)
         );
         assert_eq!(
             required(&Method::GET, "/api/v1/jobs"),

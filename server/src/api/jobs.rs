@@ -80,7 +80,9 @@ impl PutJob {
             job = job.run_at(at);
         }
         if let Some(ms) = self.delay_ms {
-            job = job.delay(TimeDelta::milliseconds(ms));
+            let delay = TimeDelta::try_milliseconds(ms)
+                .ok_or_else(|| ApiError::invalid(format!("delay_ms {ms} is out of range")))?;
+            job = job.delay(delay);
         }
         if let Some(priority) = self.priority {
             job = job.priority(priority);
@@ -390,10 +392,11 @@ async fn bulk(
     let selector = match (body.ids, body.filter) {
         (Some(ids), None) => JobSelector::Ids(ids),
         (None, Some(filter)) => {
-            if filter.queue.is_none()
+            let given = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+            if !given(&filter.queue)
                 && filter.state.is_none()
-                && filter.job_type.is_none()
-                && filter.id_prefix.is_none()
+                && !given(&filter.job_type)
+                && !given(&filter.id_prefix)
             {
                 return Err(ApiError::invalid(
                     "filter: give at least one of queue, state, type, id_prefix",

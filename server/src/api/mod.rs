@@ -92,10 +92,10 @@ pub fn api(engine: Engine, auth: Auth) -> (Router, OpenApi) {
     (router, doc)
 }
 
-/// The API router: routes, the document at `/api/v1/openapi.json`, the body
-/// limit, and the access policy on all of it.
+/// The API router: routes, the document at `/api/v1/openapi.json` and the
+/// body limit. The access policy ([`auth::enforce`]) is layered over the
+/// whole HTTP surface by the caller.
 pub fn router(engine: Engine, auth: Auth) -> Router {
-    let auth_state = Arc::new(auth.clone());
     let (router, doc) = api(engine, auth);
     let doc = Arc::new(doc);
     router
@@ -108,10 +108,6 @@ pub fn router(engine: Engine, auth: Auth) -> Router {
         )
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            auth_state,
-            auth::enforce,
-        ))
 }
 
 async fn not_found() -> error::ApiError {
