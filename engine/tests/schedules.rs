@@ -458,6 +458,37 @@ async fn a_fire_whose_job_exists_counts_as_a_duplicate(backend: Backend) {
     workers.shutdown(WAIT).await;
 }
 
+async fn an_edit_that_keeps_the_spec_keeps_a_due_fire(backend: Backend) {
+    let db = backend.fresh().await;
+    let clock = ManualClock::new(at("2026-11-30T10:00:30Z"));
+    let engine = engine_at(&db.url, &clock, "p").await;
+    engine
+        .add_schedule(cron("keep", "s", "* * * * *", "UTC"))
+        .await
+        .unwrap();
+    // Nothing fires while the clock moves past three fire times.
+    clock.advance(Duration::from_secs(180));
+    let edited = engine
+        .edit_schedule(ScheduleDef {
+            priority: 5,
+            ..cron("keep", "s", "* * * * *", "UTC")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        edited.next_fire_at,
+        Some(at("2026-11-30T10:01:00Z")),
+        "kept"
+    );
+    let same = engine.set_schedule_enabled("keep", true).await.unwrap();
+    assert_eq!(same.next_fire_at, Some(at("2026-11-30T10:01:00Z")), "kept");
+    let workers = scheduler(&engine).await;
+    let jobs = wait_for_jobs(&engine, "schedule:keep:", 1).await;
+    assert_eq!(ids(&jobs), ["schedule:keep:2026-11-30T10:03:00Z"]);
+    assert_eq!(jobs[0].priority, 5);
+    workers.shutdown(WAIT).await;
+}
+
 on_both_backends!(
     cron_and_interval_fire_on_time,
     a_daily_0230_fires_once_across_spring_forward,
@@ -467,4 +498,5 @@ on_both_backends!(
     disable_stops_firing_and_edits_apply_at_the_next_fire,
     bad_schedules_are_refused_and_store_nothing,
     a_fire_whose_job_exists_counts_as_a_duplicate,
+    an_edit_that_keeps_the_spec_keeps_a_due_fire,
 );

@@ -42,10 +42,17 @@ impl Engine {
     }
 
     /// Replaces a schedule's definition (found by `def.name`); it applies
-    /// from the next fire, which is recomputed. Its history stays.
+    /// from the next fire. The next fire time is recomputed when the spec or
+    /// `enabled` changed, and kept otherwise (so a fire that is due is not
+    /// lost). Its history stays.
     pub async fn edit_schedule(&self, def: ScheduleDef) -> Result<ScheduleRecord> {
+        let current = self.schedule_record(&def.name).await?;
         let (def, spec) = self.prepare(def)?;
-        let next = self.next_fire_us(&def, &spec);
+        let next = if current.def.spec == def.spec && current.def.enabled == def.enabled {
+            current.next_fire_at.map(|t| t.timestamp_micros())
+        } else {
+            self.next_fire_us(&def, &spec)
+        };
         self.store()
             .update_schedule(&def, next, self.clock().now_us())
             .await?;
@@ -56,7 +63,11 @@ impl Engine {
     /// Enables or disables a schedule. Enabling fires from the next fire
     /// time after now (fire times while disabled are not missed fires).
     pub async fn set_schedule_enabled(&self, name: &str, enabled: bool) -> Result<ScheduleRecord> {
-        let mut def = self.schedule_record(name).await?.def;
+        let current = self.schedule_record(name).await?;
+        if current.def.enabled == enabled {
+            return Ok(current);
+        }
+        let mut def = current.def;
         def.enabled = enabled;
         // No registry check: a schedule whose type is gone can still be
         // switched off.
