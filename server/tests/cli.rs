@@ -2,8 +2,8 @@
 //! and the client commands (submit, jobs, queues, schedules) against a live
 //! `amboy serve` started for each test.
 
+use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 struct Cli {
     database_url: String,
@@ -33,34 +33,33 @@ impl Cli {
             "sqlite://{}?mode=rwc",
             dir.path().join("amboy.db").display()
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
         let mut serve = Command::new(env!("CARGO_BIN_EXE_amboy"));
         serve
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .env("AMBOY_DATABASE_URL", &database_url)
-            .env("AMBOY_LOG", "warn")
+            .env("AMBOY_LOG", "info")
             .env_remove("AMBOY_CONFIG")
             .env_remove("AMBOY_VIEWER_TOKEN")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped());
         match token {
             Some(token) => serve.env("AMBOY_OPERATOR_TOKEN", token),
             None => serve.env_remove("AMBOY_OPERATOR_TOKEN"),
         };
-        let server = serve.spawn().expect("start amboy serve");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "amboy serve did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut server = serve.spawn().expect("start amboy serve");
+        // The server says where it listens once it accepts connections.
+        let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+        let base = log
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                let at = line.find("amboy serving on http://")? + "amboy serving on ".len();
+                let url = &line[at..];
+                Some(url[..url.find(['"', ' ']).unwrap_or(url.len())].to_owned())
+            })
+            .expect("amboy serve exited before listening");
+        // Keep reading, so the server never blocks on a full pipe.
+        std::thread::spawn(move || log.for_each(drop));
         Cli {
             database_url,
             base,
