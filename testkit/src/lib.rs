@@ -72,7 +72,7 @@ impl Backend {
 }
 
 /// `url` with its database name replaced by `name`.
-pub fn with_database(url: &str, name: &str) -> String {
+fn with_database(url: &str, name: &str) -> String {
     let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
     format!("{base}/{name}")
 }
