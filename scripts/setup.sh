@@ -5,6 +5,7 @@
 #
 #   - the wasm32 target, cargo-leptos and wasm-bindgen-cli (from crates.io);
 #   - Debian's Chromium for the browser tests (Playwright never downloads one);
+#   - Debian's Prometheus (prometheus, promtool) for the observability test;
 #   - end2end's npm packages: Playwright and binaryen (our wasm-opt);
 #   - schemathesis (PyPI) in .venv/schemathesis, for the API fuzz test;
 #   - a running PostgreSQL on 127.0.0.1:5432 for the engine's PostgreSQL tests.
@@ -59,6 +60,15 @@ if [[ -x /usr/bin/chromium ]]; then
 else
   log "chromium: installing from Debian"
   apt_install chromium
+fi
+
+# --- Prometheus: a real one scrapes amboy in the observability test ---------
+# Only the binaries are used; the test starts its own Prometheus.
+if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+  log "prometheus: present"
+else
+  log "prometheus: installing from Debian"
+  apt_install prometheus
 fi
 
 # --- end2end npm packages (Playwright, binaryen's wasm-opt) -----------------

@@ -64,6 +64,8 @@ struct Inner {
     stats: Mutex<Option<Arc<StatsSnapshot>>>,
     /// Jobs this process is running, for abort and lock renewal.
     running: Mutex<HashMap<String, RunningJob>>,
+    /// Prometheus metrics.
+    metrics: crate::metrics::Metrics,
 }
 
 /// Builds an [`Engine`]: register job types, then connect.
@@ -136,6 +138,7 @@ impl EngineBuilder {
                 stats: Mutex::default(),
                 timings: crate::store::timing::Timings::default(),
                 running: Mutex::default(),
+                metrics: crate::metrics::Metrics::new(),
             }),
         }
     }
@@ -188,6 +191,11 @@ impl Engine {
     /// The registered job type names.
     pub fn job_types(&self) -> Vec<String> {
         self.inner.registry.names().map(str::to_owned).collect()
+    }
+
+    /// The engine's Prometheus metrics (see [`Engine::render_metrics`]).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// Receives every event from now on.
@@ -309,11 +317,11 @@ impl Engine {
             .collect::<Result<_>>()?;
         let new_queues = self.unknown_queues(&rows);
         let now = self.inner.clock.now_us();
-        let inserted = self
+        let insert = self
             .inner
             .store
-            .insert_jobs(&rows, &new_queues, ignore_duplicates, now)
-            .await?;
+            .insert_jobs(&rows, &new_queues, ignore_duplicates, now);
+        let inserted = self.metrics().timed("put", insert).await?;
         self.inserted(&new_queues, &inserted);
         Ok(inserted.into_iter().map(|job| job.id.clone()).collect())
     }
@@ -347,11 +355,16 @@ impl Engine {
             self.note_queues_changed();
         }
         let mut woken: HashSet<&str> = HashSet::new();
+        let mut enqueued: HashMap<(&str, &str), u64> = HashMap::new();
         for job in inserted {
             if woken.insert(&job.queue) {
                 self.waker(&job.queue).notify_one();
             }
+            *enqueued.entry((&job.queue, &job.job_type)).or_default() += 1;
             self.emit_job(&job.id, &job.queue, &job.job_type, JobEventKind::Enqueued);
+        }
+        for ((queue, job_type), n) in enqueued {
+            self.metrics().enqueued(queue, job_type, n);
         }
     }
 
@@ -457,10 +470,17 @@ impl Engine {
             .store
             .abort(id, self.inner.clock.now_us(), "aborted by operator")
             .await?;
-        if let AbortOutcome::Requested { .. } = abort.outcome
-            && let Some(job) = self.running().get(id)
-        {
-            job.stop(crate::runner::StopReason::Aborted);
+        match abort.outcome {
+            AbortOutcome::Aborted => {
+                self.metrics()
+                    .finished(&abort.queue, &abort.job_type, "aborted", 1);
+            }
+            // Its owner counts it when the run ends.
+            AbortOutcome::Requested { .. } => {
+                if let Some(job) = self.running().get(id) {
+                    job.stop(crate::runner::StopReason::Aborted);
+                }
+            }
         }
         self.emit_job(id, &abort.queue, &abort.job_type, JobEventKind::Aborted);
         Ok(abort.outcome)

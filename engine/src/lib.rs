@@ -38,6 +38,7 @@
 //! - [`management`]: retry, mark complete, delete and abort, one job or in
 //!   bulk;
 //! - [`schedule`]: recurring puts on cron and interval specs;
+//! - [`metrics`]: Prometheus counters, histograms and gauges;
 //! - `runner`: claim, execute, complete, keep locks, fire schedules,
 //!   publish stats;
 //! - [`store`]: every SQL statement, behind named functions;
@@ -52,6 +53,7 @@ pub mod error;
 pub mod events;
 pub mod job;
 pub mod management;
+pub mod metrics;
 pub mod queue;
 pub mod record;
 pub mod registry;
@@ -67,6 +69,7 @@ pub use error::{Error, Result};
 pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
 pub use job::{Job, JobContext, JobError};
 pub use management::{BulkAction, JobSelector};
+pub use metrics::Metrics;
 pub use queue::{Ordering, Queue, QueueSettings};
 pub use record::{
     Attempt, ErrorGroup, JobDetail, JobFilter, JobRecord, LogLine, Percentiles, ProcessRecord,

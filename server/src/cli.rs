@@ -58,7 +58,7 @@ pub enum Command {
     /// Run the engine (workers) and the dashboard.
     Serve(ServeArgs),
     /// Run the engine's workers only (scale-out).
-    Worker(WorkerArgs),
+    Worker(WorkerCommandArgs),
     /// Bring the database schema up to date.
     Migrate(MigrateArgs),
     /// Put a job.
@@ -85,6 +85,22 @@ pub struct WorkerArgs {
     /// Seconds to let running jobs finish at shutdown before they are handed back.
     #[arg(long, env = "AMBOY_SHUTDOWN_TIMEOUT_SECS")]
     pub shutdown_timeout_secs: Option<u64>,
+}
+
+/// Flags for `amboy worker`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerCommandArgs {
+    /// Serve `/metrics` (and `/healthz`, `/readyz`) on this address, e.g.
+    /// 127.0.0.1:9464 [default: none]
+    #[arg(long, env = "AMBOY_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Serve metrics on a non-loopback address even though no token is
+    /// configured.
+    #[arg(long)]
+    pub allow_public_without_tokens: bool,
+    /// Worker flags.
+    #[command(flatten)]
+    pub worker: WorkerArgs,
 }
 
 /// Flags for `amboy serve`.

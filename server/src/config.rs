@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{GlobalArgs, LogFormat, ServeArgs, WorkerArgs};
+use crate::cli::{GlobalArgs, LogFormat, ServeArgs, WorkerArgs, WorkerCommandArgs};
 
 /// The database when none is configured: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://amboy.db?mode=rwc";
@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub operator_tokens: Option<Vec<String>>,
     /// See `--listen`.
     pub listen: Option<String>,
+    /// See `amboy worker --metrics-listen`.
+    pub metrics_listen: Option<String>,
     /// See `--log`.
     pub log: Option<String>,
     /// See `--log-format`.
@@ -165,6 +167,20 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         text.parse()
             .with_context(|| format!("--listen {text:?} is not an address like 127.0.0.1:3000"))
+    }
+
+    /// Where `amboy worker` serves its metrics, if anywhere.
+    pub fn metrics_listen(&self, args: &WorkerCommandArgs) -> anyhow::Result<Option<SocketAddr>> {
+        let Some(text) = args
+            .metrics_listen
+            .clone()
+            .or_else(|| self.file.metrics_listen.clone())
+        else {
+            return Ok(None);
+        };
+        text.parse().map(Some).with_context(|| {
+            format!("--metrics-listen {text:?} is not an address like 127.0.0.1:9464")
+        })
     }
 
     /// What the workers run with.

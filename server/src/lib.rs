@@ -9,6 +9,7 @@
 //! - [`cli`]: the command line (clap); [`client`]: its HTTP client;
 //! - [`config`]: flags, environment and the optional TOML file, merged once;
 //! - [`serve`]: `amboy serve` and `amboy worker` — engine, workers, router;
+//! - [`metrics`]: `/metrics`, and per-request metrics and spans;
 //! - [`web`]: the dashboard (Leptos SSR + hydration);
 //! - [`commands`]: `migrate`, `submit`, `jobs`;
 //! - [`shutdown`]: SIGINT/SIGTERM into one cancellation token.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod metrics;
 pub mod serve;
 pub mod shutdown;
 pub mod web;

@@ -12,8 +12,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::auth::Auth;
-use crate::cli::{ServeArgs, WorkerArgs};
+use crate::cli::{ServeArgs, WorkerCommandArgs};
 use crate::config::{Config, WorkerConfig};
+use crate::metrics::HttpMetrics;
 
 /// Connects the engine as configured (migrating the schema).
 pub async fn connect(config: &Config, enable_shell_jobs: bool) -> anyhow::Result<Engine> {
@@ -91,14 +92,45 @@ pub async fn serve(
     server
 }
 
-/// `amboy worker`: workers only, until SIGINT/SIGTERM.
-pub async fn run_worker(config: &Config, args: &WorkerArgs) -> anyhow::Result<()> {
-    let worker = config.worker(args);
+/// `amboy worker`: workers (and `/metrics` when asked) until SIGINT/SIGTERM.
+pub async fn run_worker(config: &Config, args: &WorkerCommandArgs) -> anyhow::Result<()> {
+    let worker = config.worker(&args.worker);
+    let metrics_listener = match config.metrics_listen(args)? {
+        Some(addr) => {
+            refuse_public(addr, &config.auth(), args.allow_public_without_tokens)?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}"))?;
+            Some(listener)
+        }
+        None => None,
+    };
     let engine = connect(config, worker.enable_shell_jobs).await?;
     let workers = start_workers(&engine, &worker).await?;
+    let shutdown = crate::shutdown::on_signal();
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            let app = guarded(probes(&engine), &engine, config.auth())?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "serving metrics on http://{addr}/metrics");
+            let stop = shutdown.clone().cancelled_owned();
+            Some(tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }))
+        }
+        None => None,
+    };
     tracing::info!(process = engine.process_id(), "amboy worker running");
-    crate::shutdown::on_signal().cancelled().await;
+    shutdown.cancelled().await;
     workers.shutdown(worker.shutdown_timeout).await;
+    if let Some(server) = metrics_server {
+        server
+            .await
+            .context("the metrics server panicked")?
+            .context("serving metrics")?;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -119,19 +151,36 @@ fn refuse_public(addr: SocketAddr, auth: &Auth, forced: bool) -> anyhow::Result<
     )
 }
 
-/// The whole HTTP surface: health checks, the API and the dashboard.
+/// The whole HTTP surface: health checks, metrics, the API and the
+/// dashboard. Call it once per engine (it registers the HTTP metrics).
 pub fn router(engine: Engine, auth: Auth) -> anyhow::Result<Router> {
-    let health = Router::new()
+    let surface = probes(&engine)
+        .merge(crate::api::router(engine.clone(), auth.clone()))
+        .merge(crate::web::dashboard_router(engine.clone())?);
+    guarded(surface, &engine, auth)
+}
+
+/// `/healthz`, `/readyz` and `/metrics`: all a worker serves.
+fn probes(engine: &Engine) -> Router {
+    Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(engine.clone());
-    let policy = std::sync::Arc::new(auth.clone());
-    Ok(health
-        .merge(crate::api::router(engine.clone(), auth))
-        .merge(crate::web::dashboard_router(engine)?)
+        .with_state(engine.clone())
+        .merge(crate::metrics::routes(engine.clone()))
+}
+
+/// `routes` behind the access policy, counted and traced per request (the
+/// outer layer, so refused requests count too).
+fn guarded(routes: Router, engine: &Engine, auth: Auth) -> anyhow::Result<Router> {
+    let http_metrics = HttpMetrics::register(engine)?;
+    Ok(routes
         .layer(axum::middleware::from_fn_with_state(
-            policy,
+            std::sync::Arc::new(auth),
             crate::api::auth::enforce,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            crate::metrics::track,
         )))
 }
 

@@ -704,6 +704,29 @@ async fn browser_sessions_and_cross_origin_changes() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
+    // Metrics need a viewer, like every read.
+    let metrics = |token: Option<&str>| {
+        let request = client.get(format!("{}/metrics", server.base));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    assert_eq!(
+        metrics(None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        metrics(Some("wrong")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let scraped = metrics(Some(VIEWER)).await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(
+        scraped.text().await.unwrap().contains("amboy_build_info"),
+        "the viewer gets the metrics"
+    );
     let signed_in = client
         .get(format!("{}/", server.base))
         .header("cookie", session.clone())

@@ -2,22 +2,18 @@
 //! and the client commands (submit, jobs, queues, schedules) against a live
 //! `amboy serve` started for each test.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output};
+
+use support::Amboy;
 
 struct Cli {
     database_url: String,
     base: String,
     token: Option<&'static str>,
-    server: Child,
+    server: Amboy,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Cli {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
 }
 
 impl Cli {
@@ -33,36 +29,18 @@ impl Cli {
             "sqlite://{}?mode=rwc",
             dir.path().join("amboy.db").display()
         );
-        let mut serve = Command::new(env!("CARGO_BIN_EXE_amboy"));
-        serve
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .env("AMBOY_DATABASE_URL", &database_url)
-            .env("AMBOY_LOG", "info")
-            .env_remove("AMBOY_CONFIG")
-            .env_remove("AMBOY_VIEWER_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        match token {
-            Some(token) => serve.env("AMBOY_OPERATOR_TOKEN", token),
-            None => serve.env_remove("AMBOY_OPERATOR_TOKEN"),
-        };
-        let mut server = serve.spawn().expect("start amboy serve");
-        // The server says where it listens once it accepts connections.
-        let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
-        let base = log
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                let at = line.find("amboy serving on http://")? + "amboy serving on ".len();
-                let url = &line[at..];
-                Some(url[..url.find(['"', ' ']).unwrap_or(url.len())].to_owned())
-            })
-            .expect("amboy serve exited before listening");
-        // Keep reading, so the server never blocks on a full pipe.
-        std::thread::spawn(move || log.for_each(drop));
+        let mut env = vec![("AMBOY_DATABASE_URL", database_url.as_str())];
+        if let Some(token) = token {
+            env.push(("AMBOY_OPERATOR_TOKEN", token));
+        }
+        let server = Amboy::start(
+            &["serve", "--listen", "127.0.0.1:0", "--log-format", "json"],
+            &env,
+            "amboy serving on ",
+        );
         Cli {
             database_url,
-            base,
+            base: server.url.clone(),
             token,
             server,
             _dir: dir,
@@ -87,8 +65,9 @@ impl Cli {
         let out = self.run(args);
         assert!(
             out.status.success(),
-            "amboy {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "amboy {args:?} failed: {}\nserver log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.server.log()
         );
         String::from_utf8(out.stdout).unwrap()
     }

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use super::jittered;
 use crate::engine::Engine;
 use crate::events::JobEventKind;
-use crate::store::finish::{Finish, Outcome};
+use crate::metrics::outcome_label;
+use crate::store::finish::Finish;
 use crate::store::timing::Metric;
 
 /// Most results written in one transaction.
@@ -50,8 +51,11 @@ pub(crate) async fn run(
         // is still ours until it expires, and the write is idempotent.
         let accepted = loop {
             match engine
-                .store()
-                .finish(&queue, engine.process_id(), &batch)
+                .metrics()
+                .timed(
+                    "complete",
+                    engine.store().finish(&queue, engine.process_id(), &batch),
+                )
                 .await
             {
                 Ok(accepted) => {
@@ -82,16 +86,28 @@ pub(crate) async fn run(
         {
             engine.waker(&queue).notify_one();
         }
+        // (job type, outcome, count): a batch holds few of each.
+        let mut outcomes: Vec<(String, &'static str, u64)> = Vec::new();
         for finish in batch.drain(..) {
             let kind = if accepted.contains(&finish.id) {
-                if finish.outcome != Outcome::Released {
+                if let Some(outcome) = outcome_label(&finish.outcome) {
+                    let run_us = finish.ended_at - finish.started_at;
                     engine.timings().add(
                         finish.ended_at,
                         &queue,
                         &finish.job_type,
                         Metric::Run,
-                        finish.ended_at - finish.started_at,
+                        run_us,
                     );
+                    let metrics = engine.metrics();
+                    metrics.ran(&queue, &finish.job_type, run_us.max(0) as f64 / 1e6);
+                    match outcomes
+                        .iter_mut()
+                        .find(|(t, o, _)| *t == finish.job_type && *o == outcome)
+                    {
+                        Some((_, _, n)) => *n += 1,
+                        None => outcomes.push((finish.job_type.clone(), outcome, 1)),
+                    }
                 }
                 JobEventKind::Finished {
                     state: finish.outcome.state(),
@@ -104,6 +120,9 @@ pub(crate) async fn run(
                 JobEventKind::CompletionRefused
             };
             engine.emit_job(&finish.id, &queue, &finish.job_type, kind);
+        }
+        for (job_type, outcome, n) in outcomes {
+            engine.metrics().finished(&queue, &job_type, outcome, n);
         }
     }
 }

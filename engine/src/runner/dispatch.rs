@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
+use prometheus::IntGauge;
 use tokio::sync::{Notify, mpsc};
 
 use super::{RunningJob, Shutdown, StopReason, complete, execute, jittered, keeper};
@@ -54,20 +55,36 @@ impl Bucket {
     }
 }
 
-/// Counts the jobs running in this queue and signals when one ends.
-#[derive(Debug, Default)]
+/// Counts the jobs running in this queue (and shows the count as the
+/// `amboy_workers_busy` gauge) and signals when one ends.
+#[derive(Debug)]
 pub(crate) struct Slots {
     busy: AtomicUsize,
+    gauge: IntGauge,
     freed: Notify,
 }
 
 impl Slots {
+    fn new(gauge: IntGauge) -> Self {
+        Slots {
+            busy: AtomicUsize::new(0),
+            gauge,
+            freed: Notify::new(),
+        }
+    }
+
     pub fn busy(&self) -> usize {
         self.busy.load(AtomicOrdering::Acquire)
     }
 
+    fn take(&self) {
+        self.busy.fetch_add(1, AtomicOrdering::AcqRel);
+        self.gauge.inc();
+    }
+
     pub fn release(&self) {
         self.busy.fetch_sub(1, AtomicOrdering::AcqRel);
+        self.gauge.dec();
         self.freed.notify_one();
     }
 }
@@ -75,7 +92,8 @@ impl Slots {
 /// Runs `queue` until shutdown, then drains it.
 pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown: Shutdown) {
     let queue: Arc<str> = queue.into();
-    let slots = Arc::new(Slots::default());
+    let (workers, busy) = engine.metrics().runner_started(&queue);
+    let slots = Arc::new(Slots::new(busy));
     let (results, finished) = mpsc::unbounded_channel();
     let completer = tokio::spawn(complete::run(engine.clone(), queue.clone(), finished));
     let keeper = tokio::spawn(keeper::run(engine.clone(), queue.clone()));
@@ -98,12 +116,17 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
             || settings_read.is_none_or(|at| at.elapsed() >= SETTINGS_REFRESH)
         {
             settings_generation = generation;
-            match engine.store().queue(&queue).await {
+            match engine
+                .metrics()
+                .timed("queue_settings", engine.store().queue(&queue))
+                .await
+            {
                 Ok(Some(found)) => settings = found.settings,
                 Ok(None) => {}
                 Err(err) => tracing::warn!(%queue, %err, "could not read queue settings"),
             }
             settings_read = Some(Instant::now());
+            workers.set(i64::from(settings.concurrency));
         }
         let concurrency = usize::try_from(settings.concurrency).unwrap_or(1);
         let free = concurrency.saturating_sub(slots.busy());
@@ -147,18 +170,16 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         } else {
             bucket = None;
         }
-        let claimed = engine
-            .store()
-            .claim(ClaimRequest {
-                queue: &queue,
-                ordering: settings.ordering,
-                owner: engine.process_id(),
-                now,
-                lock_expires_at: now.saturating_add(duration_us(settings.lock_timeout())),
-                limit,
-                promote_retries: promoted.is_none_or(|at| at.elapsed() >= PROMOTE_INTERVAL),
-            })
-            .await;
+        let claim = engine.store().claim(ClaimRequest {
+            queue: &queue,
+            ordering: settings.ordering,
+            owner: engine.process_id(),
+            now,
+            lock_expires_at: now.saturating_add(duration_us(settings.lock_timeout())),
+            limit,
+            promote_retries: promoted.is_none_or(|at| at.elapsed() >= PROMOTE_INTERVAL),
+        });
+        let claimed = engine.metrics().timed("claim", claim).await;
         let claimed = match claimed {
             Ok(claimed) => {
                 if failures > 0 {
@@ -186,23 +207,24 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
             bucket.take(got);
         }
         for job in claimed {
-            engine.timings().add(
-                now,
-                &queue,
-                &job.job_type,
-                Metric::Latency,
-                now - job.run_at,
-            );
+            let latency = now - job.run_at;
+            engine
+                .timings()
+                .add(now, &queue, &job.job_type, Metric::Latency, latency);
+            let latency_secs = latency.max(0) as f64 / 1e6;
+            engine
+                .metrics()
+                .started(&queue, &job.job_type, latency_secs);
             let running = RunningJob::new(queue.clone(), job.claim_count);
             engine.running().insert(job.id.clone(), running.clone());
-            slots.busy.fetch_add(1, AtomicOrdering::AcqRel);
+            slots.take();
             engine.emit_job(
                 &job.id,
                 &queue,
                 &job.job_type,
                 JobEventKind::Started {
                     attempt: job.attempt,
-                    queue_latency_secs: (now - job.run_at).max(0) as f64 / 1e6,
+                    queue_latency_secs: latency_secs,
                 },
             );
             tokio::spawn(execute::run(
@@ -221,7 +243,11 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         // wakes us, or the poll interval passes (puts by other processes).
         let now = engine.clock().now_us();
         let mut wake_at = now.saturating_add(duration_us(jittered(poll)));
-        match engine.store().next_due(&queue).await {
+        match engine
+            .metrics()
+            .timed("next_due", engine.store().next_due(&queue))
+            .await
+        {
             Ok(Some(due)) if due <= now => continue,
             Ok(Some(due)) => wake_at = wake_at.min(due),
             Ok(None) => {}
@@ -241,6 +267,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         tracing::error!(%queue, %err, "completer failed");
     }
     keeper.abort();
+    engine.metrics().runner_stopped(&queue);
 }
 
 /// Waits for running jobs to finish; at the hard deadline, stops them.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::dispatch::Slots;
 use super::{CANCEL_GRACE, RunningJob, StopReason};
@@ -28,7 +29,27 @@ pub(crate) async fn run(
     results: mpsc::UnboundedSender<Finish>,
     slots: Arc<Slots>,
 ) {
-    let outcome = attempt(&engine, &job, &running, started_at).await;
+    // Everything the job logs through `tracing` carries these fields.
+    let span = tracing::info_span!(
+        "job",
+        id = %job.id,
+        queue = %running.queue,
+        job_type = %job.job_type,
+        attempt = job.attempt,
+    );
+    let outcome = attempt(&engine, &job, &running, started_at)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| match &outcome {
+        Outcome::Completed | Outcome::Released | Outcome::Snoozed { .. } => {
+            tracing::debug!(state = %outcome.state(), "attempt ended");
+        }
+        _ => tracing::info!(
+            state = %outcome.state(),
+            error = outcome.error().unwrap_or_default(),
+            "attempt ended"
+        ),
+    });
     let finish = Finish {
         id: job.id,
         job_type: job.job_type,

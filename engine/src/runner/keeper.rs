@@ -12,6 +12,7 @@ use crate::clock::duration_us;
 use crate::engine::Engine;
 use crate::events::JobEventKind;
 use crate::queue::QueueSettings;
+use crate::state::JobState;
 
 /// How often running jobs are checked for abort requests.
 pub const ABORT_POLL: Duration = Duration::from_secs(1);
@@ -63,11 +64,10 @@ async fn renew(engine: &Engine, queue: &str, timeout: Duration) {
         return;
     }
     let expires_at = engine.clock().now_us().saturating_add(duration_us(timeout));
-    let renewed = match engine
+    let renew = engine
         .store()
-        .renew_locks(engine.process_id(), &held, expires_at)
-        .await
-    {
+        .renew_locks(engine.process_id(), &held, expires_at);
+    let renewed = match engine.metrics().timed("renew", renew).await {
         Ok(renewed) => renewed,
         Err(err) => {
             // The locks stay valid until they expire; try again next tick.
@@ -94,14 +94,18 @@ async fn renew(engine: &Engine, queue: &str, timeout: Duration) {
 }
 
 async fn rescue(engine: &Engine, queue: &str) {
-    match engine
+    let rescue = engine
         .store()
-        .rescue_expired(queue, engine.clock().now_us())
-        .await
-    {
+        .rescue_expired(queue, engine.clock().now_us());
+    match engine.metrics().timed("rescue", rescue).await {
         Ok(rescued) if rescued.is_empty() => {}
         Ok(rescued) => {
+            let metrics = engine.metrics();
+            metrics.rescued(queue, rescued.len() as u64);
             for job in &rescued {
+                if job.state == JobState::Failed {
+                    metrics.finished(queue, &job.job_type, "failed", 1);
+                }
                 tracing::warn!(job = %job.id, %queue, owner = ?job.owner, state = %job.state, "rescued a job whose lock expired");
                 engine.emit_job(
                     &job.id,

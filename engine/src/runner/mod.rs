@@ -284,7 +284,11 @@ async fn heartbeat(engine: Engine, info: ProcessInfo) {
     loop {
         engine.clock().sleep(HEARTBEAT_INTERVAL).await;
         let now = engine.clock().now_us();
-        match store.heartbeat(&info.id, now).await {
+        match engine
+            .metrics()
+            .timed("heartbeat", store.heartbeat(&info.id, now))
+            .await
+        {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(
@@ -303,6 +307,7 @@ async fn heartbeat(engine: Engine, info: ProcessInfo) {
         let forget_before = now.saturating_sub(duration_us(FORGET_AFTER));
         match store.mark_gone(now, stale_before, forget_before).await {
             Ok(gone) => {
+                engine.metrics().marked_gone(gone.len() as u64);
                 for process in gone {
                     tracing::warn!(
                         process = %process.id,
@@ -327,7 +332,8 @@ async fn heartbeat(engine: Engine, info: ProcessInfo) {
 async fn write_timings(engine: Engine) {
     loop {
         engine.clock().sleep(TIMINGS_INTERVAL).await;
-        if let Err(err) = engine.store().write_timings(engine.timings()).await {
+        let write = engine.store().write_timings(engine.timings());
+        if let Err(err) = engine.metrics().timed("timings", write).await {
             tracing::warn!(%err, "could not write timings; keeping them for the next try");
         }
     }

@@ -16,7 +16,11 @@ pub(crate) async fn run(engine: Engine) {
     let mut previous: Option<(i64, i64, i64)> = None;
     loop {
         engine.clock().sleep(STATS_INTERVAL).await;
-        let queues = match engine.queue_counts().await {
+        let queues = match engine
+            .metrics()
+            .timed("counts", engine.queue_counts())
+            .await
+        {
             Ok(queues) => queues,
             Err(err) => {
                 tracing::warn!(%err, "could not read stats");

@@ -35,7 +35,7 @@ pub(crate) async fn run(engine: Engine) {
         let changed = engine.schedules_changed().notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        match fire_due(&engine).await {
+        match engine.metrics().timed("fire", fire_due(&engine)).await {
             Ok(fired) if fired >= BATCH => continue,
             Ok(_) => {}
             Err(err) => {
@@ -46,7 +46,8 @@ pub(crate) async fn run(engine: Engine) {
         }
         let now = engine.clock().now_us();
         let refresh = now.saturating_add(duration_us(REFRESH));
-        let wake = match engine.store().next_schedule_fire().await {
+        let next = engine.store().next_schedule_fire();
+        let wake = match engine.metrics().timed("next_fire", next).await {
             Ok(Some(next)) => next.min(refresh),
             Ok(None) => refresh,
             Err(err) => {
@@ -186,7 +187,9 @@ async fn fire_due(engine: &Engine) -> Result<usize> {
 
     let mut updates = Vec::with_capacity(firings.len());
     let mut events = Vec::new();
+    let mut tallies = Vec::with_capacity(firings.len());
     for firing in &firings {
+        let mut tally = Tally::default();
         let name = &firing.record.def.name;
         let event = |fire_at: DateTime<Utc>, result: &'static str, detail: String| EventRow {
             schedule: name.clone(),
@@ -199,6 +202,7 @@ async fn fire_due(engine: &Engine) -> Result<usize> {
         let mut last_job_id = None;
         if let Some((from, to)) = firing.plan.missed_span {
             skips += i64::try_from(firing.plan.missed).unwrap_or(i64::MAX);
+            tally.missed = firing.plan.missed;
             let detail = format!(
                 "missed {} fire time(s) from {} to {} (misfire policy {})",
                 firing.plan.missed,
@@ -213,7 +217,10 @@ async fn fire_due(engine: &Engine) -> Result<usize> {
         for &at in firing.plan.fire.iter().filter(|at| !fired_at.contains(at)) {
             let reason = match (&firing.skip, firing.refused.iter().find(|(t, _)| *t == at)) {
                 (Some(reason), _) => reason.clone(),
-                (None, Some((_, err))) => format!("could not put the job: {err}"),
+                (None, Some((_, err))) => {
+                    tally.errors += 1;
+                    format!("could not put the job: {err}")
+                }
                 (None, None) => "the previous fire's job is not finished".to_owned(),
             };
             skips += 1;
@@ -224,6 +231,7 @@ async fn fire_due(engine: &Engine) -> Result<usize> {
             let id = rows[index].id();
             if inserted_ids.contains(id) {
                 fires += 1;
+                tally.enqueued.push(at);
                 last_result = Some("enqueued".to_owned());
                 last_job_id = Some(id.to_owned());
             } else {
@@ -257,6 +265,12 @@ async fn fire_due(engine: &Engine) -> Result<usize> {
             skips,
             duplicates,
         });
+        tally.skipped = u64::try_from(skips)
+            .unwrap_or(0)
+            .saturating_sub(tally.missed)
+            .saturating_sub(tally.errors);
+        tally.duplicates = u64::try_from(duplicates).unwrap_or(0);
+        tallies.push(tally);
     }
     let updated = store.record_fires(&txn, &updates, &events, now_us).await?;
     if updated < updates.len() as u64 {
@@ -267,5 +281,35 @@ async fn fire_due(engine: &Engine) -> Result<usize> {
     }
     txn.commit().await?;
     engine.inserted(&new_queues, &inserted);
+    let committed = from_us(engine.clock().now_us());
+    let metrics = engine.metrics();
+    for (firing, tally) in firings.iter().zip(tallies) {
+        let name = &firing.record.def.name;
+        metrics.fired(name, "enqueued", tally.enqueued.len() as u64);
+        metrics.fired(name, "skipped", tally.skipped);
+        metrics.fired(name, "missed", tally.missed);
+        metrics.fired(name, "duplicate", tally.duplicates);
+        metrics.fired(name, "error", tally.errors);
+        for at in tally.enqueued {
+            let lag = (committed - at).num_microseconds().unwrap_or(i64::MAX);
+            metrics.fire_lag(name, lag as f64 / 1e6);
+        }
+    }
     Ok(count)
+}
+
+/// What a round did for one schedule, for the metrics (counted once the
+/// round commits).
+#[derive(Default)]
+struct Tally {
+    /// The fire times of the jobs put.
+    enqueued: Vec<DateTime<Utc>>,
+    /// Fire times passed over by the overlap or threshold policy.
+    skipped: u64,
+    /// Fire times missed while no process was firing (misfire policy).
+    missed: u64,
+    /// Fire times another process had already fired.
+    duplicates: u64,
+    /// Fire times whose job could not be put.
+    errors: u64,
 }

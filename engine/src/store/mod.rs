@@ -10,12 +10,14 @@
 //! deletes; [`report`] counts by type and groups errors; [`read`] answers queries; [`queues`]
 //! holds queue settings and the per-(queue, state) counters; [`process`]
 //! registers engine processes; [`schedules`] holds schedules and their fire
-//! rounds; [`signal`] tells other processes what changed.
+//! rounds; [`signal`] tells other processes what changed; [`gauges`] reads
+//! what the metrics' gauges show.
 
 pub mod claim;
 pub mod control;
 pub mod dialect;
 pub mod finish;
+pub mod gauges;
 pub mod lock;
 pub mod manage;
 pub mod process;
