@@ -71,6 +71,8 @@ pub enum Command {
     Queues(QueuesArgs),
     /// Management reports.
     Report(ReportArgs),
+    /// Live queue counts and job events from a running server.
+    Watch(WatchArgs),
 }
 
 /// Flags for running workers.
@@ -183,6 +185,18 @@ pub enum JobsCommand {
     Delete(ShowArgs),
     /// Wait until a job finishes; exits 1 unless it completed.
     Wait(WaitArgs),
+}
+
+/// Flags for `amboy watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Print each stream message as a line of JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many stats snapshots (one a second); run until
+    /// interrupted when absent.
+    #[arg(long)]
+    pub count: Option<u64>,
 }
 
 /// Flags for `amboy jobs wait`.

@@ -62,15 +62,7 @@ impl Client {
         if status.is_success() {
             return Ok((status, text));
         }
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or(text);
-        let hint = match status {
-            StatusCode::UNAUTHORIZED => " (set AMBOY_TOKEN)",
-            _ => "",
-        };
-        anyhow::bail!("{message}{hint}")
+        Err(refused(status, &text))
     }
 
     /// A request whose answer is JSON.
@@ -93,6 +85,64 @@ impl Client {
     /// A request whose answer has no body (204).
     pub async fn call_empty(&self, method: Method, path: &str) -> anyhow::Result<()> {
         self.send(method, path, None::<&()>).await.map(|_| ())
+    }
+}
+
+/// The API's refusal as an error: its message (from the JSON envelope, or
+/// the body as it is), with a hint when a token is missing.
+fn refused(status: StatusCode, body: &str) -> anyhow::Error {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{status} {body}"));
+    let hint = match status {
+        StatusCode::UNAUTHORIZED => " (set AMBOY_TOKEN)",
+        _ => "",
+    };
+    anyhow::anyhow!("{message}{hint}")
+}
+
+/// A websocket to the server.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Client {
+    /// Opens `/api/v1/stream` (`ws://`, or `wss://` for an `https` server).
+    pub async fn stream(&self) -> anyhow::Result<Socket> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+        let url = format!("{}/api/v1/stream", self.base);
+        let url = match url.split_once("://") {
+            Some(("https", rest)) => format!("wss://{rest}"),
+            Some((_, rest)) => format!("ws://{rest}"),
+            None => url,
+        };
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .with_context(|| format!("{url} is not a websocket URL"))?;
+        if let Some(token) = &self.token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .context("AMBOY_TOKEN holds characters a header cannot")?;
+            request.headers_mut().insert("authorization", value);
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(socket),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                Err(refused(response.status(), &body))
+            }
+            Err(err) => Err(err).with_context(|| {
+                format!(
+                    "could not open the stream at {url} (is `amboy serve` running? set --url or AMBOY_URL)"
+                )
+            }),
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 //! - [`serve`]: `amboy serve` and `amboy worker` — engine, workers, router;
 //! - [`metrics`]: `/metrics`, and per-request metrics and spans;
 //! - [`web`]: the dashboard (Leptos SSR + hydration);
-//! - [`commands`]: `migrate`, `submit`, `jobs`;
+//! - [`commands`]: `migrate`, `submit`, `jobs`, `queues`, `schedules`,
+//!   `report`, `watch`;
 //! - [`shutdown`]: SIGINT/SIGTERM into one cancellation token.
 
 pub mod api;
@@ -40,5 +41,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schedules(args) => commands::schedules::run(&config, &args).await,
         Command::Queues(args) => commands::queues::run(&config, &args).await,
         Command::Report(args) => commands::report::run(&config, &args).await,
+        Command::Watch(args) => commands::watch::run(&config, &args).await,
     }
 }

@@ -110,7 +110,11 @@ pub async fn run_worker(config: &Config, args: &WorkerCommandArgs) -> anyhow::Re
     let shutdown = crate::shutdown::on_signal();
     let metrics_server = match metrics_listener {
         Some(listener) => {
-            let app = guarded(probes(&engine), &engine, config.auth())?;
+            let app = guarded(
+                probes(&engine),
+                config.auth(),
+                HttpMetrics::register(&engine)?,
+            );
             let addr = listener.local_addr()?;
             tracing::info!(%addr, "serving metrics on http://{addr}/metrics");
             let stop = shutdown.clone().cancelled_owned();
@@ -154,10 +158,16 @@ fn refuse_public(addr: SocketAddr, auth: &Auth, forced: bool) -> anyhow::Result<
 /// The whole HTTP surface: health checks, metrics, the API and the
 /// dashboard. Call it once per engine (it registers the HTTP metrics).
 pub fn router(engine: Engine, auth: Auth) -> anyhow::Result<Router> {
+    let http_metrics = HttpMetrics::register(&engine)?;
+    let api = crate::api::router(
+        engine.clone(),
+        auth.clone(),
+        http_metrics.stream_clients.clone(),
+    );
     let surface = probes(&engine)
-        .merge(crate::api::router(engine.clone(), auth.clone()))
-        .merge(crate::web::dashboard_router(engine.clone())?);
-    guarded(surface, &engine, auth)
+        .merge(api)
+        .merge(crate::web::dashboard_router(engine)?);
+    Ok(guarded(surface, auth, http_metrics))
 }
 
 /// `/healthz`, `/readyz` and `/metrics`: all a worker serves.
@@ -171,9 +181,8 @@ fn probes(engine: &Engine) -> Router {
 
 /// `routes` behind the access policy, counted and traced per request (the
 /// outer layer, so refused requests count too).
-fn guarded(routes: Router, engine: &Engine, auth: Auth) -> anyhow::Result<Router> {
-    let http_metrics = HttpMetrics::register(engine)?;
-    Ok(routes
+fn guarded(routes: Router, auth: Auth, http_metrics: HttpMetrics) -> Router {
+    routes
         .layer(axum::middleware::from_fn_with_state(
             std::sync::Arc::new(auth),
             crate::api::auth::enforce,
@@ -181,7 +190,7 @@ fn guarded(routes: Router, engine: &Engine, auth: Auth) -> anyhow::Result<Router
         .layer(axum::middleware::from_fn_with_state(
             http_metrics,
             crate::metrics::track,
-        )))
+        ))
 }
 
 /// Ready when the database answers and the schema is current.

@@ -520,3 +520,31 @@ fn jobs_and_queues_are_changed_through_the_server_with_a_token() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not reach amboy"));
 }
+
+#[test]
+fn watch_prints_the_live_stream() {
+    let cli = Cli::serving(Some("watch-token"));
+    let json = cli.ok(&["watch", "--json", "--count", "2"]);
+    let messages: Vec<serde_json::Value> = json
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let stats = messages.iter().filter(|m| m["type"] == "stats").count();
+    assert_eq!(stats, 2, "{json}");
+    let table = cli.ok(&["watch", "--count", "1"]);
+    assert!(
+        table.contains("QUEUE") && table.contains("completed"),
+        "{table}"
+    );
+    // Without the token: the server's refusal, with a hint.
+    let mut anonymous = Command::new(env!("CARGO_BIN_EXE_amboy"));
+    let out = anonymous
+        .args(["watch", "--count", "1", "--url", &cli.base])
+        .env_remove("AMBOY_TOKEN")
+        .env_remove("AMBOY_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("AMBOY_TOKEN"), "{err}");
+}

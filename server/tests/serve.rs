@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
-use amboy::{Engine, JobState, NewJob};
+use amboy::{Engine, JobEventKind, JobState, NewJob};
+use amboy_server::api::stream::StreamMessage;
 use amboy_server::config::WorkerConfig;
+use futures::StreamExt as _;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 struct App {
@@ -16,6 +19,10 @@ struct App {
 }
 
 async fn spawn_app() -> App {
+    spawn_app_with(amboy_server::api::auth::Auth::new(&[], &[])).await
+}
+
+async fn spawn_app_with(auth: amboy_server::api::auth::Auth) -> App {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -32,7 +39,7 @@ async fn spawn_app() -> App {
     };
     let server = tokio::spawn(amboy_server::serve::serve(
         engine.clone(),
-        amboy_server::api::auth::Auth::new(&[], &[]),
+        auth,
         worker,
         listener,
         shutdown.clone(),
@@ -105,4 +112,114 @@ async fn shutdown_hands_back_running_jobs() {
     // The sleep job notices the cancellation; the run is handed back, not lost or stuck.
     let job = app.engine.get(&id).await.unwrap();
     assert_eq!((job.state, job.attempt), (JobState::Pending, 0));
+}
+
+/// The next text message on the stream, decoded.
+async fn next_message(socket: &mut amboy_server::client::Socket) -> StreamMessage {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .expect("a stream message within 30 s")
+            .expect("the stream is open")
+            .expect("a websocket message");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("a stream message");
+        }
+    }
+}
+
+async fn stream_clients(engine: &Engine) -> String {
+    let text = engine.render_metrics().await.unwrap();
+    text.lines()
+        .find(|line| line.starts_with("amboy_stream_clients "))
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_pushes_stats_each_second_and_job_events() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+    let app = spawn_app_with(amboy_server::api::auth::Auth::new(
+        &["viewer".into()],
+        &["operator".into()],
+    ))
+    .await;
+    let url = format!("{}/api/v1/stream", app.base.replace("http://", "ws://"));
+    // Without a token the upgrade is refused.
+    match tokio_tungstenite::connect_async(url.as_str()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+        }
+        other => panic!("expected a 401, got {other:?}"),
+    }
+    // A plain GET is told it needs a websocket, in the API's envelope.
+    let plain = reqwest::Client::new()
+        .get(format!("{}/api/v1/stream", app.base))
+        .bearer_auth("viewer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 426);
+    let body: serde_json::Value = plain.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upgrade_required");
+
+    let mut request = url.as_str().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", "Bearer viewer".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // The latest snapshot at once, without waiting for the next second.
+    assert!(matches!(
+        next_message(&mut socket).await,
+        StreamMessage::Stats(_)
+    ));
+    assert_eq!(stream_clients(&app.engine).await, "amboy_stream_clients 1");
+
+    let id = app
+        .engine
+        .put(NewJob::from_json("streamed", "noop", "{}"))
+        .await
+        .unwrap();
+    let (mut enqueued, mut completed, mut counted) = (false, false, false);
+    while !(enqueued && completed && counted) {
+        match next_message(&mut socket).await {
+            StreamMessage::Jobs { events, dropped } => {
+                assert_eq!(dropped, 0);
+                for event in events.iter().filter(|e| e.id == id) {
+                    assert_eq!(
+                        (event.queue.as_str(), event.job_type.as_str()),
+                        ("streamed", "noop")
+                    );
+                    match event.kind {
+                        JobEventKind::Enqueued => enqueued = true,
+                        JobEventKind::Finished {
+                            state: JobState::Completed,
+                            ..
+                        } => {
+                            assert!(enqueued, "events arrive in order");
+                            completed = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            StreamMessage::Stats(snapshot) => {
+                counted |= snapshot
+                    .queues
+                    .iter()
+                    .any(|q| q.queue == "streamed" && q.counts[&JobState::Completed] == 1);
+            }
+        }
+    }
+    socket.close(None).await.unwrap();
+    let gone = tokio::time::timeout(Duration::from_secs(30), async {
+        while stream_clients(&app.engine).await != "amboy_stream_clients 0" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "the closed stream is still counted");
+    app.shutdown.cancel();
+    app.server.await.unwrap().unwrap();
 }

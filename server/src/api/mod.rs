@@ -10,6 +10,7 @@ mod jobs;
 mod queues;
 mod reports;
 mod schedules;
+pub mod stream;
 mod system;
 
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub const MAX_BODY_BYTES: usize = 4 << 20;
 pub struct ApiState {
     engine: Engine,
     auth: Arc<Auth>,
+    /// Open stream connections (`amboy_stream_clients`).
+    stream_clients: prometheus::IntGauge,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -68,11 +71,13 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The API's routes and their OpenAPI document (without the route serving it).
-pub fn api(engine: Engine, auth: Auth) -> (Router, OpenApi) {
+/// The API's routes and their OpenAPI document (without the route serving
+/// it); the stream counts its connections in `stream_clients`.
+pub fn api(engine: Engine, auth: Auth, stream_clients: prometheus::IntGauge) -> (Router, OpenApi) {
     let state = ApiState {
         engine,
         auth: Arc::new(auth),
+        stream_clients,
     };
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -84,6 +89,7 @@ pub fn api(engine: Engine, auth: Auth) -> (Router, OpenApi) {
                 .merge(queues::routes())
                 .merge(reports::routes())
                 .merge(schedules::routes())
+                .merge(stream::routes())
                 .merge(system::routes()),
         )
         .with_state(state.clone())
@@ -95,8 +101,8 @@ pub fn api(engine: Engine, auth: Auth) -> (Router, OpenApi) {
 /// The API router: routes, the document at `/api/v1/openapi.json` and the
 /// body limit. The access policy ([`auth::enforce`]) is layered over the
 /// whole HTTP surface by the caller.
-pub fn router(engine: Engine, auth: Auth) -> Router {
-    let (router, doc) = api(engine, auth);
+pub fn router(engine: Engine, auth: Auth, stream_clients: prometheus::IntGauge) -> Router {
+    let (router, doc) = api(engine, auth, stream_clients);
     let doc = Arc::new(doc);
     router
         .route(

@@ -1,4 +1,4 @@
-//! The one-shot commands. `submit`, `jobs`, `queues`, `schedules` and `report` talk
+//! The client commands. `submit`, `jobs`, `queues`, `schedules`, `report` and `watch` talk
 //! to a running server over the REST API (so the CLI, the dashboard and
 //! scripts never disagree); `migrate` talks to the database.
 
@@ -8,6 +8,7 @@ pub mod queues;
 pub mod report;
 pub mod schedules;
 pub mod submit;
+pub mod watch;
 
 use crate::client::Client;
 use crate::config::Config;
