@@ -77,7 +77,8 @@ pub use record::{
 };
 pub use registry::Registry;
 pub use runner::{
-    DEFAULT_POLL_INTERVAL, FORGET_AFTER, GONE_AFTER, HEARTBEAT_INTERVAL, WorkerOptions, Workers,
+    DEFAULT_POLL_INTERVAL, FORGET_AFTER, GONE_AFTER, HEARTBEAT_INTERVAL, MAX_BATCHES_PER_ROUND,
+    PRUNE_BATCH, RETENTION_INTERVAL, WorkerOptions, Workers,
 };
 pub use schedule::{
     Misfire, Overlap, ScheduleDef, ScheduleDetail, ScheduleEvent, ScheduleRecord, SpecDef,

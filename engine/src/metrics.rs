@@ -75,6 +75,7 @@ pub struct Metrics {
     run_duration: HistogramVec,
     queue_latency: HistogramVec,
     jobs_rescued: IntCounterVec,
+    jobs_pruned: IntCounterVec,
     queue_jobs: IntGaugeVec,
     oldest_pending: prometheus::GaugeVec,
     workers: IntGaugeVec,
@@ -209,6 +210,12 @@ impl Metrics {
                 "Jobs whose owner's lock expired, taken back by this process.",
                 &["queue"],
             ),
+            jobs_pruned: counter(
+                &r,
+                "amboy_jobs_pruned_total",
+                "Terminal jobs this process deleted under the queue's retention limits.",
+                &["queue"],
+            ),
             queue_jobs: gauge(
                 &r,
                 "amboy_queue_jobs",
@@ -326,6 +333,11 @@ impl Metrics {
         self.jobs_rescued.with_label_values(&[queue]).inc_by(n);
     }
 
+    /// `n` terminal jobs of `queue` were pruned.
+    pub(crate) fn pruned(&self, queue: &str, n: u64) {
+        self.jobs_pruned.with_label_values(&[queue]).inc_by(n);
+    }
+
     /// This process marked `n` silent processes gone.
     pub(crate) fn marked_gone(&self, n: u64) {
         self.processes_marked_gone.inc_by(n);
@@ -335,6 +347,7 @@ impl Metrics {
     /// from zero.
     pub(crate) fn runner_started(&self, queue: &str) -> (IntGauge, IntGauge) {
         self.jobs_rescued.with_label_values(&[queue]);
+        self.jobs_pruned.with_label_values(&[queue]);
         (
             self.workers.with_label_values(&[queue]),
             self.workers_busy.with_label_values(&[queue]),

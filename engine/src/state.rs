@@ -52,6 +52,14 @@ impl JobState {
         JobState::Expired,
     ];
 
+    /// The states a job never leaves on its own.
+    pub const TERMINAL: [JobState; 4] = [
+        JobState::Completed,
+        JobState::Failed,
+        JobState::Aborted,
+        JobState::Expired,
+    ];
+
     /// The name stored in the database and shown everywhere.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -119,14 +127,6 @@ mod tests {
             .into_iter()
             .filter(|s| s.is_terminal())
             .collect();
-        assert_eq!(
-            terminal,
-            [
-                JobState::Completed,
-                JobState::Failed,
-                JobState::Aborted,
-                JobState::Expired
-            ]
-        );
+        assert_eq!(terminal, JobState::TERMINAL);
     }
 }

@@ -250,6 +250,12 @@ pub struct QueueSetArgs {
     /// Jobs started per second in each process, or `none`.
     #[arg(long)]
     pub rate_limit: Option<String>,
+    /// Keep at most this many finished jobs, or `none`.
+    #[arg(long)]
+    pub retention_max_jobs: Option<String>,
+    /// Keep finished jobs at most this long (e.g. 7d, 12h), or `none`.
+    #[arg(long)]
+    pub retention_max_age: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -517,6 +517,20 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
             "concurrency",
         ),
         (
+            Method::PATCH,
+            "/api/v1/queues/q",
+            Some(json!({"retention_max_jobs": -1})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "retention_max_jobs",
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/queues/q",
+            Some(json!({"retention_max_age_ms": 0})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "retention_max_age_ms",
+        ),
+        (
             Method::POST,
             "/api/v1/queues/missing/pause",
             None,

@@ -463,6 +463,43 @@ fn jobs_and_queues_are_changed_through_the_server_with_a_token() {
         cli.fails(&["queues", "set", "ops", "--rate-limit", "fast"])
             .contains("--rate-limit")
     );
+    let retained: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "queues",
+        "set",
+        "ops",
+        "--retention-max-jobs",
+        "1000",
+        "--retention-max-age",
+        "7d",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(retained[0]["settings"]["retention_max_jobs"], 1000);
+    assert_eq!(
+        retained[0]["settings"]["retention_max_age_ms"],
+        7 * 24 * 3600 * 1000
+    );
+    let unretained: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "queues",
+        "set",
+        "ops",
+        "--retention-max-age",
+        "none",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        unretained[0]["settings"]["retention_max_age_ms"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        unretained[0]["settings"]["retention_max_jobs"], 1000,
+        "kept"
+    );
+    assert!(
+        cli.fails(&["queues", "set", "ops", "--retention-max-jobs", "lots"])
+            .contains("--retention-max-jobs")
+    );
     assert_eq!(set[0]["settings"]["ordering"], "priority");
     cli.ok(&["queues", "resume", "ops"]);
     let listed = cli.ok(&["queues", "list"]);

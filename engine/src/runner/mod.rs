@@ -12,6 +12,7 @@
 //!   watches for abort requests;
 //! - `listen` turns other processes' signals into local wake-ups;
 //! - `scheduler` fires due schedules;
+//! - `retention` prunes terminal jobs beyond each queue's limits;
 //! - `publish` sends the stats snapshot each second.
 
 mod complete;
@@ -20,7 +21,10 @@ mod execute;
 mod keeper;
 mod listen;
 mod publish;
+mod retention;
 mod scheduler;
+
+pub use retention::{MAX_BATCHES_PER_ROUND, PRUNE_BATCH, RETENTION_INTERVAL};
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -185,6 +189,7 @@ impl Engine {
         background.spawn(keeper::watch_aborts(self.clone()));
         background.spawn(publish::run(self.clone()));
         background.spawn(write_timings(self.clone()));
+        background.spawn(retention::run(self.clone()));
         if options.scheduler {
             background.spawn(scheduler::run(self.clone()));
         }

@@ -97,19 +97,23 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = self.begin().await?;
-        let changed = self.act_in(&txn, action, ids, now).await?;
+        let changed = self
+            .act_in(&txn, action, action.from_states(), ids, now)
+            .await?;
         txn.commit().await?;
         Ok(changed)
     }
 
-    async fn act_in(
+    /// Applies `action` in `txn` to those of `ids` in one of `states` (a
+    /// subset of the states it applies to).
+    pub(crate) async fn act_in(
         &self,
         txn: &DatabaseTransaction,
         action: JobAction,
+        states: &[JobState],
         ids: &[String],
         now: i64,
     ) -> Result<Vec<Changed>> {
-        let states = action.from_states();
         let mut values: Vec<Value> = ids.iter().map(|id| id.clone().into()).collect();
         values.extend(states.iter().map(|s| s.as_str().into()));
         let filter = format!(

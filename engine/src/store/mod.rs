@@ -11,7 +11,8 @@
 //! holds queue settings and the per-(queue, state) counters; [`process`]
 //! registers engine processes; [`schedules`] holds schedules and their fire
 //! rounds; [`signal`] tells other processes what changed; [`gauges`] reads
-//! what the metrics' gauges show.
+//! what the metrics' gauges show; [`retention`] prunes terminal jobs beyond a
+//! queue's limits.
 
 pub mod claim;
 pub mod control;
@@ -25,6 +26,7 @@ pub mod put;
 pub mod queues;
 pub mod read;
 pub mod report;
+pub mod retention;
 pub mod schedules;
 pub mod signal;
 pub mod timing;

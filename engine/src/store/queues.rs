@@ -155,6 +155,15 @@ impl Store {
         &self,
         only: Option<&[&str]>,
     ) -> Result<BTreeMap<String, BTreeMap<JobState, i64>>> {
+        self.counts_on(&self.read, only).await
+    }
+
+    /// [`Store::counts`], read on `conn` (in a transaction).
+    pub(crate) async fn counts_on(
+        &self,
+        conn: &impl ConnectionTrait,
+        only: Option<&[&str]>,
+    ) -> Result<BTreeMap<String, BTreeMap<JobState, i64>>> {
         #[derive(FromQueryResult)]
         struct CountRow {
             queue: String,
@@ -172,7 +181,7 @@ impl Store {
             None => self.stmt("SELECT queue, state, count FROM queue_counts", vec![]),
         };
         let mut counts: BTreeMap<String, BTreeMap<JobState, i64>> = BTreeMap::new();
-        for row in CountRow::find_by_statement(stmt).all(&self.read).await? {
+        for row in CountRow::find_by_statement(stmt).all(conn).await? {
             let state = row
                 .state
                 .parse()

@@ -99,6 +99,14 @@ pub struct QueuePatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f64>, minimum = 0.001, maximum = 1000000)]
     rate_limit_per_sec: Option<Option<f64>>,
+    /// Keep at most this many terminal jobs; `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
+    retention_max_jobs: Option<Option<i64>>,
+    /// Keep terminal jobs at most this long (ms); `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1)]
+    retention_max_age_ms: Option<Option<i64>>,
 }
 
 /// A field that may be absent (leave it), `null` (clear it) or a value.
@@ -139,6 +147,12 @@ async fn update_queue(
     }
     if let Some(rate) = patch.rate_limit_per_sec {
         settings.rate_limit_per_sec = rate;
+    }
+    if let Some(max) = patch.retention_max_jobs {
+        settings.retention_max_jobs = max;
+    }
+    if let Some(age) = patch.retention_max_age_ms {
+        settings.retention_max_age_ms = age;
     }
     state.engine.set_queue(&name, settings).await?;
     Ok(axum::Json(view(&state, &name).await?))

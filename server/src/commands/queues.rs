@@ -71,9 +71,26 @@ async fn set(client: &Client, args: &QueueSetArgs) -> anyhow::Result<QueueView> 
         };
         patch.insert("rate_limit_per_sec".into(), rate);
     }
+    if let Some(max) = &args.retention_max_jobs {
+        let max = match max.as_str() {
+            "none" => serde_json::Value::Null,
+            text => json!(text.parse::<i64>().with_context(|| {
+                format!("--retention-max-jobs {text:?} is not a number of jobs or `none`")
+            })?),
+        };
+        patch.insert("retention_max_jobs".into(), max);
+    }
+    if let Some(age) = &args.retention_max_age {
+        let age = match age.as_str() {
+            "none" => serde_json::Value::Null,
+            text => json!(millis(text, "--retention-max-age")?),
+        };
+        patch.insert("retention_max_age_ms".into(), age);
+    }
     if patch.is_empty() {
         anyhow::bail!(
-            "give at least one of --concurrency, --ordering, --lock-timeout, --rate-limit"
+            "give at least one of --concurrency, --ordering, --lock-timeout, --rate-limit, \
+             --retention-max-jobs, --retention-max-age"
         );
     }
     let path = format!("/queues/{}", encode(&args.name));
