@@ -64,6 +64,8 @@ pub enum JobEventKind {
     },
     /// A waiting job was aborted, or an abort was sent to a running one.
     Aborted,
+    /// It was still waiting past its dispatch deadline.
+    Expired,
     /// Its owner's lock expired and the rescuer took it back.
     Rescued {
         /// Where it went: pending, or failed.

@@ -34,6 +34,8 @@ pub struct JobRecord {
     pub created_at: DateTime<Utc>,
     /// When it is (or was) ready to run.
     pub run_at: DateTime<Utc>,
+    /// Start by then or expire.
+    pub dispatch_by: Option<DateTime<Utc>>,
     /// When its latest attempt started.
     pub started_at: Option<DateTime<Utc>>,
     /// When it reached a terminal state.

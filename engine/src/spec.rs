@@ -41,6 +41,9 @@ pub struct NewJob {
     pub run_at: Option<DateTime<Utc>>,
     /// Don't start before now + this (must not be negative).
     pub delay: Option<TimeDelta>,
+    /// Start by then or never: still waiting past it, the job becomes
+    /// `expired` (amboy's DispatchBy).
+    pub dispatch_by: Option<DateTime<Utc>>,
     /// Higher runs first in `priority` queues.
     pub priority: i32,
     /// Attempts before the job fails.
@@ -76,6 +79,7 @@ impl NewJob {
             id: None,
             run_at: None,
             delay: None,
+            dispatch_by: None,
             priority: 0,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             max_time: None,
@@ -99,6 +103,12 @@ impl NewJob {
     /// Sets the earliest start.
     pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
         self.run_at = Some(at);
+        self
+    }
+
+    /// Sets the deadline for starting: a job still waiting then expires.
+    pub fn dispatch_by(mut self, deadline: DateTime<Utc>) -> Self {
+        self.dispatch_by = Some(deadline);
         self
     }
 
@@ -159,6 +169,19 @@ impl NewJob {
             (None, Some(delay)) => now.saturating_add(delay.num_microseconds().unwrap_or(i64::MAX)),
             (None, None) => now,
         };
+        let dispatch_by = self.dispatch_by.map(|at| at.timestamp_micros());
+        match dispatch_by {
+            Some(deadline) if deadline <= now => {
+                return Err(invalid("dispatch_by", "is already past"));
+            }
+            Some(deadline) if deadline < run_at => {
+                return Err(invalid(
+                    "dispatch_by",
+                    "must not be before the job may start (run_at or now + delay)",
+                ));
+            }
+            _ => {}
+        }
         if !(1..=MAX_ATTEMPTS_LIMIT).contains(&self.max_attempts) {
             return Err(invalid(
                 "max_attempts",
@@ -187,6 +210,7 @@ impl NewJob {
             max_time_ms: self.max_time.map(millis),
             created_at: now,
             run_at,
+            dispatch_by,
         })
     }
 }
@@ -231,6 +255,7 @@ pub struct JobInsert {
     pub(crate) max_time_ms: Option<i64>,
     pub(crate) created_at: i64,
     pub(crate) run_at: i64,
+    pub(crate) dispatch_by: Option<i64>,
 }
 
 impl JobInsert {

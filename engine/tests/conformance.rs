@@ -1106,6 +1106,156 @@ async fn a_rate_limited_queue_starts_jobs_at_its_rate(backend: Backend) {
     workers.shutdown(WAIT).await;
 }
 
+async fn a_job_not_started_by_its_deadline_expires(backend: Backend) {
+    let db = backend.fresh().await;
+    let manual = ManualClock::new(Utc::now());
+    let engine = builder()
+        .clock(manual.clock())
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let now = manual.clock().now();
+    // Deadlines that cannot be met are refused, and nothing is stored.
+    for (deadline, why) in [
+        (now - TimeDelta::seconds(1), "already past"),
+        (now + TimeDelta::seconds(5), "before the job may start"),
+    ] {
+        let job = NewJob::new(
+            "deadline",
+            &Count {
+                key: "never".into(),
+            },
+        )
+        .unwrap()
+        .delay(TimeDelta::seconds(10))
+        .dispatch_by(deadline);
+        match engine.put(job).await {
+            Err(Error::InvalidInput { field, reason }) => {
+                assert_eq!(field, "dispatch_by");
+                assert!(reason.contains(why), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    assert!(
+        matches!(
+            engine.counts("deadline").await,
+            Err(Error::QueueNotFound(_))
+        ),
+        "a refused put creates nothing, not even its queue"
+    );
+
+    // A paused queue: its jobs wait, one of them past its deadline.
+    engine
+        .set_queue(
+            "deadline",
+            QueueSettings {
+                paused: true,
+                ..QueueSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let job = |key: &str| {
+        NewJob::new("deadline", &Count { key: key.into() })
+            .unwrap()
+            .id(key)
+    };
+    engine
+        .put(job("deadline-late").dispatch_by(now + TimeDelta::seconds(10)))
+        .await
+        .unwrap();
+    engine
+        .put(job("deadline-fine").dispatch_by(now + TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    engine.put(job("deadline-none")).await.unwrap();
+    // A retry that would come after its deadline expires too.
+    engine
+        .put(
+            NewJob::new("deadline-retry", &Flaky { failures: 1 })
+                .unwrap()
+                .id("deadline-retry")
+                .backoff(Duration::from_secs(600), Duration::from_secs(600))
+                .dispatch_by(now + TimeDelta::seconds(10)),
+        )
+        .await
+        .unwrap();
+    let mut events = engine.subscribe();
+    let workers = engine
+        .start_workers(WorkerOptions {
+            queues: Some(vec!["deadline".into(), "deadline-retry".into()]),
+            ..WorkerOptions::default()
+        })
+        .await
+        .unwrap();
+    eventually("the retry to wait", WAIT, || async {
+        let job = engine.get("deadline-retry").await.unwrap();
+        (job.state == JobState::Retrying).then_some(())
+    })
+    .await;
+    // Past the deadline, the keepers (every lock_timeout/4) expire them.
+    manual.advance(Duration::from_secs(11));
+    eventually("the late jobs to expire", WAIT, || async {
+        let late = engine.get("deadline-late").await.unwrap().state;
+        let retry = engine.get("deadline-retry").await.unwrap().state;
+        if (late, retry) == (JobState::Expired, JobState::Expired) {
+            return Some(());
+        }
+        manual.advance(Duration::from_secs(1));
+        None
+    })
+    .await;
+    let late = engine.get("deadline-late").await.unwrap();
+    assert_eq!(late.attempt, 0, "it never ran");
+    assert!(late.ended_at.is_some());
+    assert!(
+        late.last_error
+            .as_deref()
+            .unwrap()
+            .contains("dispatch deadline"),
+        "{late:?}"
+    );
+    next_event(&mut events, "the expiry event", |e| {
+        e.id == "deadline-late" && e.kind == JobEventKind::Expired
+    })
+    .await;
+
+    // Resumed: the others run; the expired one never does.
+    engine
+        .set_queue("deadline", QueueSettings::default())
+        .await
+        .unwrap();
+    for id in ["deadline-fine", "deadline-none"] {
+        assert_eq!(
+            engine.wait(id, WAIT).await.unwrap().state,
+            JobState::Completed
+        );
+    }
+    assert_eq!(common::run_count("deadline-late"), 0);
+    let counts = engine.counts("deadline").await.unwrap();
+    assert_eq!(
+        (
+            counts[&JobState::Expired],
+            counts[&JobState::Completed],
+            counts[&JobState::Pending]
+        ),
+        (1, 2, 0)
+    );
+    assert_eq!(
+        engine.counts("deadline-retry").await.unwrap()[&JobState::Expired],
+        1
+    );
+    let text = engine.render_metrics().await.unwrap();
+    assert!(
+        text.contains(
+            r#"amboy_jobs_finished_total{job_type="count",outcome="expired",queue="deadline"} 1"#
+        ),
+        "{text}"
+    );
+    workers.shutdown(WAIT).await;
+}
+
 on_both_backends!(
     many_producers_complete_every_job_exactly_once,
     wait_until_is_honoured,
@@ -1125,4 +1275,5 @@ on_both_backends!(
     operators_retry_complete_delete_and_act_in_bulk,
     management_reports_count_by_type_and_group_errors,
     a_rate_limited_queue_starts_jobs_at_its_rate,
+    a_job_not_started_by_its_deadline_expires,
 );

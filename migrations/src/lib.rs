@@ -14,7 +14,9 @@
 //!   are marked gone, not deleted; running jobs are indexed by owner;
 //! - [`m20261130_000005_create_schedules`]: schedules and their skips;
 //! - [`m20261130_000006_attempts_by_time`]: attempts indexed by end time;
-//! - [`m20261130_000007_create_job_timings`]: per-minute timing histograms.
+//! - [`m20261130_000007_create_job_timings`]: per-minute timing histograms;
+//! - [`m20261130_000008_dispatch_deadlines`]: `jobs.dispatch_by`, indexed
+//!   for the jobs that may expire.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -25,6 +27,7 @@ pub mod m20261130_000004_process_liveness;
 pub mod m20261130_000005_create_schedules;
 pub mod m20261130_000006_attempts_by_time;
 pub mod m20261130_000007_create_job_timings;
+pub mod m20261130_000008_dispatch_deadlines;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -41,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_create_schedules::Migration),
             Box::new(m20261130_000006_attempts_by_time::Migration),
             Box::new(m20261130_000007_create_job_timings::Migration),
+            Box::new(m20261130_000008_dispatch_deadlines::Migration),
         ]
     }
 }

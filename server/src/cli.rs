@@ -146,6 +146,10 @@ pub struct SubmitArgs {
     /// Start no sooner than this from now, e.g. 30s, 5m, 2h, 250ms.
     #[arg(long, allow_hyphen_values = true)]
     pub delay: Option<String>,
+    /// Start by then or never (the job expires): a time (RFC 3339) or a
+    /// duration from now, e.g. 10m.
+    #[arg(long)]
+    pub dispatch_by: Option<String>,
     /// Attempts before the job fails.
     #[arg(long, allow_hyphen_values = true)]
     pub max_attempts: Option<i32>,

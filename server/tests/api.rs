@@ -517,6 +517,13 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
             "concurrency",
         ),
         (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "dispatch_by": "2001-01-01T00:00:00Z"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dispatch_by",
+        ),
+        (
             Method::PATCH,
             "/api/v1/queues/q",
             Some(json!({"retention_max_jobs": -1})),

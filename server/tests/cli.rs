@@ -118,8 +118,20 @@ fn submit_list_and_show() {
         "2",
         "--delay",
         "1h",
+        "--dispatch-by",
+        "2h",
     ]);
     assert_eq!(id.trim(), "job-1");
+    let shown: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["jobs", "show", "job-1", "--json"])).unwrap();
+    assert!(shown.to_string().contains("dispatch_by"), "{shown}");
+    assert_ne!(
+        shown
+            .pointer("/job/dispatch_by")
+            .unwrap_or(&shown["dispatch_by"]),
+        &serde_json::Value::Null,
+        "{shown}"
+    );
     let generated = cli.ok(&[
         "submit",
         "--queue",
@@ -197,6 +209,20 @@ fn bad_input_is_a_clear_error_and_stores_nothing() {
                 "submit", "--queue", "q", "--type", "noop", "--delay", "soon",
             ],
             "not a duration",
+        ),
+        (
+            vec![
+                "submit",
+                "--queue",
+                "q",
+                "--type",
+                "noop",
+                "--delay",
+                "1h",
+                "--dispatch-by",
+                "10m",
+            ],
+            "dispatch_by",
         ),
         (
             vec![

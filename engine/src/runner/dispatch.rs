@@ -245,7 +245,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
         let mut wake_at = now.saturating_add(duration_us(jittered(poll)));
         match engine
             .metrics()
-            .timed("next_due", engine.store().next_due(&queue))
+            .timed("next_due", engine.store().next_due(&queue, now))
             .await
         {
             Ok(Some(due)) if due <= now => continue,

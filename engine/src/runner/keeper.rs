@@ -1,7 +1,8 @@
 //! The lock keeper: renews this process's locks in a queue every
 //! lock_timeout/4, cancels runs whose lock was lost or whose abort was
-//! requested through the database, and rescues expired locks. The abort
-//! watch reads abort requests each second, for when a signal was lost.
+//! requested through the database, rescues expired locks, and expires
+//! waiting jobs past their dispatch deadline. The abort watch reads abort
+//! requests each second, for when a signal was lost.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub(crate) async fn run(engine: Engine, queue: Arc<str>) {
         engine.clock().sleep(timeout / 4).await;
         renew(&engine, &queue, timeout).await;
         rescue(&engine, &queue).await;
+        expire(&engine, &queue).await;
     }
 }
 
@@ -117,5 +119,23 @@ async fn rescue(engine: &Engine, queue: &str) {
             engine.waker(queue).notify_one();
         }
         Err(err) => tracing::warn!(%queue, %err, "could not rescue expired locks"),
+    }
+}
+
+/// Expires the queue's waiting jobs past their dispatch deadline.
+async fn expire(engine: &Engine, queue: &str) {
+    let expire = engine
+        .store()
+        .expire_overdue(queue, engine.clock().now_us());
+    match engine.metrics().timed("expire", expire).await {
+        Ok(expired) => {
+            let metrics = engine.metrics();
+            for job in &expired {
+                tracing::info!(job = %job.id, %queue, from = %job.from, "expired: not started by its dispatch deadline");
+                metrics.finished(queue, &job.job_type, "expired", 1);
+                engine.emit_job(&job.id, queue, &job.job_type, JobEventKind::Expired);
+            }
+        }
+        Err(err) => tracing::warn!(%queue, %err, "could not expire overdue jobs"),
     }
 }

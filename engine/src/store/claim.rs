@@ -90,7 +90,7 @@ impl Store {
         };
         let pick = format!(
             "SELECT id FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $2 \
-             ORDER BY {order} LIMIT $5"
+             AND (dispatch_by IS NULL OR dispatch_by >= $2) ORDER BY {order} LIMIT $5"
         );
         let target = self.dialect().claim_target(&pick);
         let sql = format!(
@@ -128,8 +128,11 @@ impl Store {
     }
 
     /// The earliest `run_at` among a queue's waiting (pending or retrying)
-    /// jobs: the runner sleeps until then when nothing is ready.
-    pub async fn next_due(&self, queue: &str) -> Result<Option<i64>> {
+    /// jobs that may still start at `now`: the runner sleeps until then when
+    /// nothing is ready. (Jobs past their dispatch deadline wait for the
+    /// keeper to expire them; counting them would wake the runner for
+    /// nothing, over and over.)
+    pub async fn next_due(&self, queue: &str, now: i64) -> Result<Option<i64>> {
         #[derive(FromQueryResult)]
         struct Due {
             due: Option<i64>,
@@ -137,9 +140,11 @@ impl Store {
         let row = Due::find_by_statement(self.stmt(
             "SELECT MIN(due) AS due FROM ( \
              SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'pending' \
+             AND (dispatch_by IS NULL OR dispatch_by >= $2) \
              UNION ALL \
-             SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'retrying') AS d",
-            vec![queue.into()],
+             SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'retrying' \
+             AND (dispatch_by IS NULL OR dispatch_by >= $2)) AS d",
+            vec![queue.into(), now.into()],
         ))
         .one(&self.read)
         .await?;

@@ -11,12 +11,14 @@
 //! holds queue settings and the per-(queue, state) counters; [`process`]
 //! registers engine processes; [`schedules`] holds schedules and their fire
 //! rounds; [`signal`] tells other processes what changed; [`gauges`] reads
-//! what the metrics' gauges show; [`retention`] prunes terminal jobs beyond a
+//! what the metrics' gauges show; [`expire`] ends jobs past their dispatch
+//! deadline; [`retention`] prunes terminal jobs beyond a
 //! queue's limits.
 
 pub mod claim;
 pub mod control;
 pub mod dialect;
+pub mod expire;
 pub mod finish;
 pub mod gauges;
 pub mod lock;

@@ -12,7 +12,7 @@ use crate::spec::JobInsert;
 use crate::state::JobState;
 
 /// Values bound per inserted row.
-const WIDTH: usize = 12;
+const WIDTH: usize = 13;
 
 /// What [`Store::insert_rows`] did.
 enum Insert<'a> {
@@ -107,6 +107,7 @@ impl Store {
                     job.max_time_ms.into(),
                     job.created_at.into(),
                     job.run_at.into(),
+                    job.dispatch_by.into(),
                 ]);
             }
             // Constant columns are literals, so each row binds only what varies.
@@ -122,7 +123,8 @@ impl Store {
             let sql = format!(
                 "INSERT INTO jobs (id, queue, job_type, type_version, payload, priority, \
                  max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, created_at, run_at, \
-                 state, attempt, claim_count, abort_requested, progress) VALUES {rows}{}",
+                 dispatch_by, state, attempt, claim_count, abort_requested, progress) \
+                 VALUES {rows}{}",
                 if ignore_duplicates {
                     " ON CONFLICT (id) DO NOTHING RETURNING id"
                 } else {

@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::record::{Attempt, JobFilter, JobRecord, LogLine};
 
 const JOB_COLUMNS: &str = "id, queue, job_type, type_version, state, payload, priority, attempt, \
-    max_attempts, max_time_ms, created_at, run_at, started_at, ended_at, owner, last_error, \
-    progress, progress_message, claim_count";
+    max_attempts, max_time_ms, created_at, run_at, dispatch_by, started_at, ended_at, owner, \
+    last_error, progress, progress_message, claim_count";
 
 #[derive(FromQueryResult)]
 struct JobRow {
@@ -25,6 +25,7 @@ struct JobRow {
     max_time_ms: Option<i64>,
     created_at: i64,
     run_at: i64,
+    dispatch_by: Option<i64>,
     started_at: Option<i64>,
     ended_at: Option<i64>,
     owner: Option<String>,
@@ -54,6 +55,7 @@ impl JobRow {
             max_time_ms: self.max_time_ms,
             created_at: from_us(self.created_at),
             run_at: from_us(self.run_at),
+            dispatch_by: self.dispatch_by.map(from_us),
             started_at: self.started_at.map(from_us),
             ended_at: self.ended_at.map(from_us),
             owner: self.owner,

@@ -60,6 +60,8 @@ pub struct PutJob {
     /// Or: how long from now it may start, ms.
     #[schema(minimum = 0)]
     delay_ms: Option<i64>,
+    /// Start by then or never: still waiting then, it becomes `expired`.
+    dispatch_by: Option<DateTime<Utc>>,
     /// Higher runs first in priority queues.
     priority: Option<i32>,
     /// Attempts before it fails.
@@ -83,6 +85,9 @@ impl PutJob {
             let delay = TimeDelta::try_milliseconds(ms)
                 .ok_or_else(|| ApiError::invalid(format!("delay_ms {ms} is out of range")))?;
             job = job.delay(delay);
+        }
+        if let Some(deadline) = self.dispatch_by {
+            job = job.dispatch_by(deadline);
         }
         if let Some(priority) = self.priority {
             job = job.priority(priority);

@@ -36,6 +36,9 @@ pub fn job_body(args: &SubmitArgs) -> anyhow::Result<Value> {
     if let Some(delay) = &args.delay {
         fields.insert("delay_ms".into(), json!(millis(delay, "--delay")?));
     }
+    if let Some(deadline) = &args.dispatch_by {
+        fields.insert("dispatch_by".into(), json!(deadline_at(deadline)?));
+    }
     if let Some(attempts) = args.max_attempts {
         fields.insert("max_attempts".into(), json!(attempts));
     }
@@ -46,6 +49,18 @@ pub fn job_body(args: &SubmitArgs) -> anyhow::Result<Value> {
         fields.insert("max_time_ms".into(), json!(millis(limit, "--max-time")?));
     }
     Ok(body)
+}
+
+/// `--dispatch-by`: an RFC 3339 time, or a duration from now.
+fn deadline_at(text: &str) -> anyhow::Result<String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.to_utc().to_rfc3339());
+    }
+    let within = parse_duration(text).with_context(|| {
+        format!("--dispatch-by {text:?} is neither a time (RFC 3339) nor a duration like 10m")
+    })?;
+    let within = chrono::TimeDelta::from_std(within).context("--dispatch-by is too far away")?;
+    Ok((chrono::Utc::now() + within).to_rfc3339())
 }
 
 /// A duration flag in milliseconds.
@@ -102,5 +117,22 @@ mod tests {
             let err = format!("{:#}", parse_duration(bad).unwrap_err());
             assert!(err.contains(why), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn deadlines_are_times_or_durations_from_now() {
+        assert_eq!(
+            deadline_at("2030-01-02T03:04:05+01:00").unwrap(),
+            "2030-01-02T02:04:05+00:00"
+        );
+        let within = deadline_at("10m").unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(&within).unwrap();
+        let ahead = at.to_utc() - chrono::Utc::now();
+        assert!(
+            (chrono::TimeDelta::minutes(9)..=chrono::TimeDelta::minutes(10)).contains(&ahead),
+            "{within}"
+        );
+        let err = format!("{:#}", deadline_at("tomorrow").unwrap_err());
+        assert!(err.contains("neither a time"), "{err}");
     }
 }

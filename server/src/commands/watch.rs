@@ -155,6 +155,7 @@ fn describe(event: &JobEvent) -> String {
             None => state.to_string(),
         },
         JobEventKind::Aborted => "aborted".to_owned(),
+        JobEventKind::Expired => "expired (not started by its deadline)".to_owned(),
         JobEventKind::Rescued { state } => format!("rescued ({state})"),
         JobEventKind::CompletionRefused => "result refused (lock lost)".to_owned(),
         JobEventKind::Retried => "retried by an operator".to_owned(),
