@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
+use crate::builtin::group;
 use crate::error::{Error, Result};
 use crate::job::{Job, JobContext, JobError, decode};
 
@@ -44,7 +45,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// A registry holding the built-in types (`noop`, `sleep`, `http`,
-    /// `shell`); `shell` runs only when enabled.
+    /// `shell`, `group`); `shell` runs only when enabled.
     pub fn with_builtins() -> Self {
         let mut registry = Registry::default();
         crate::builtin::register(&mut registry);
@@ -90,15 +91,47 @@ impl Registry {
         })
     }
 
-    /// Checks that `payload` decodes as `name`, returning the registered
-    /// version to store with the job.
+    /// Checks that `payload` decodes as `name` (and, for a group, that
+    /// each sub-job's does as its type), returning the registered version
+    /// to store with the job.
     pub fn check(&self, name: &str, payload: &str) -> Result<i32> {
+        self.check_nested(name, payload, 0)
+    }
+
+    fn check_nested(&self, name: &str, payload: &str, depth: usize) -> Result<i32> {
         let entry = self.entry(name)?;
-        (entry.check)(payload).map_err(|reason| Error::InvalidPayload {
+        let invalid = |reason: String| Error::InvalidPayload {
             job_type: name.to_owned(),
             reason,
-        })?;
+        };
+        (entry.check)(payload).map_err(invalid)?;
+        if name == group::NAME {
+            if depth >= group::MAX_DEPTH {
+                return Err(invalid(format!(
+                    "groups nest at most {} deep",
+                    group::MAX_DEPTH
+                )));
+            }
+            let group: group::Group = decode(payload).map_err(invalid)?;
+            group.check_size().map_err(invalid)?;
+            for (i, sub) in group.jobs.iter().enumerate() {
+                self.check_nested(&sub.job_type, &sub.payload.to_string(), depth + 1)
+                    .map_err(|err| invalid(format!("sub-job {i}: {err}")))?;
+            }
+        }
         Ok(entry.version)
+    }
+
+    /// Decodes a group's sub-job, at the version registered now, into its
+    /// run future.
+    pub(crate) fn prepare_current(
+        &self,
+        name: &str,
+        payload: &str,
+        ctx: JobContext,
+    ) -> Result<BoxFuture<'static, Result<(), JobError>>> {
+        let entry = self.entry(name)?;
+        self.prepare(name, entry.version, payload, ctx)
     }
 
     /// Decodes a stored job into its run future.

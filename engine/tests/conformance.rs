@@ -1256,6 +1256,106 @@ async fn a_job_not_started_by_its_deadline_expires(backend: Backend) {
     workers.shutdown(WAIT).await;
 }
 
+async fn a_group_runs_its_sub_jobs_in_order_or_at_once(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let workers = engine.start_workers(only("groups")).await.unwrap();
+    // Keys of this run only (the run counts are shared by both backends' tests).
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let key = |name: &str| format!("{name}-{run}");
+    let group = |payload: serde_json::Value| {
+        NewJob::from_json("groups", "group", payload.to_string()).max_attempts(1)
+    };
+    let in_order = engine
+        .put(group(serde_json::json!({"jobs": [
+            {"type": "count", "payload": {"key": key("group-a")}},
+            {"type": "count", "payload": {"key": key("group-b")}},
+        ]})))
+        .await
+        .unwrap();
+    let done = engine.wait(&in_order, WAIT).await.unwrap();
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(
+        (
+            common::run_count(&key("group-a")),
+            common::run_count(&key("group-b"))
+        ),
+        (1, 1)
+    );
+    assert_eq!(done.progress, 100);
+
+    // In order, the first failure ends the group: the next never runs.
+    let stops = engine
+        .put(group(serde_json::json!({"jobs": [
+            {"type": "flaky", "payload": {"failures": 5}},
+            {"type": "count", "payload": {"key": key("group-never")}},
+        ]})))
+        .await
+        .unwrap();
+    let failed = engine.wait(&stops, WAIT).await.unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("sub-job 0 (flaky): boom 1"),
+        "{failed:?}"
+    );
+    assert_eq!(common::run_count(&key("group-never")), 0);
+
+    // At once, every sub-job runs and the errors are combined.
+    let parallel = engine
+        .put(group(serde_json::json!({"parallel": true, "jobs": [
+            {"type": "flaky", "payload": {"failures": 5}},
+            {"type": "count", "payload": {"key": key("group-c")}},
+        ]})))
+        .await
+        .unwrap();
+    let failed = engine.wait(&parallel, WAIT).await.unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("sub-job 0 (flaky)"),
+        "{failed:?}"
+    );
+    assert_eq!(common::run_count(&key("group-c")), 1);
+
+    // Bad sub-jobs refuse the put; nothing is stored.
+    for (payload, why) in [
+        (serde_json::json!({"jobs": []}), "1 to 1000"),
+        (
+            serde_json::json!({"jobs": [{"type": "nope"}]}),
+            "sub-job 0: unknown job type",
+        ),
+        (
+            serde_json::json!({"jobs": [{"type": "count", "payload": {"key": 7}}]}),
+            "sub-job 0",
+        ),
+        (
+            serde_json::json!({"jobs": [{"type": "group", "payload": {"jobs": [{"type": "shell", "payload": {"argv": ["true"]}}]}}]}),
+            "shell",
+        ),
+    ] {
+        match engine.put(group(payload.clone())).await {
+            Err(Error::InvalidPayload { job_type, reason }) => {
+                assert_eq!(job_type, "group");
+                assert!(reason.contains(why), "{payload}: {reason}");
+            }
+            other => panic!("{payload}: expected a refusal, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        engine.counts("groups").await.unwrap().values().sum::<i64>(),
+        3,
+        "only the three good groups are stored"
+    );
+    workers.shutdown(WAIT).await;
+}
+
 on_both_backends!(
     many_producers_complete_every_job_exactly_once,
     wait_until_is_honoured,
@@ -1276,4 +1376,5 @@ on_both_backends!(
     management_reports_count_by_type_and_group_errors,
     a_rate_limited_queue_starts_jobs_at_its_rate,
     a_job_not_started_by_its_deadline_expires,
+    a_group_runs_its_sub_jobs_in_order_or_at_once,
 );

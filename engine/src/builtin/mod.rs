@@ -1,6 +1,8 @@
 //! Built-in job types: `noop` and `sleep` (demos, tests, benchmarks), `http`
-//! (webhook calls) and `shell` (commands; off unless enabled).
+//! (webhook calls), `shell` (commands; off unless enabled) and `group`
+//! (sub-jobs of other types in one job).
 
+pub mod group;
 pub mod http;
 pub mod shell;
 pub mod sleep;
@@ -13,4 +15,5 @@ pub(crate) fn register(registry: &mut Registry) {
     registry.register::<sleep::Sleep>();
     registry.register::<http::Http>();
     registry.register::<shell::Shell>();
+    registry.register::<group::Group>();
 }

@@ -45,7 +45,7 @@ pub struct PutJob {
     /// Its queue (created on first use).
     #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.:-]+$")]
     queue: String,
-    /// Its type, e.g. `noop`, `sleep`, `http`, `shell`.
+    /// Its type, e.g. `noop`, `sleep`, `http`, `shell`, `group`.
     #[serde(rename = "type")]
     #[schema(min_length = 1)]
     job_type: String,
