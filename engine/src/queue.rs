@@ -32,6 +32,9 @@ pub fn validate_queue_name(name: &str) -> Result<()> {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
     {
         "may hold only ASCII letters, digits and - _ . :"
+    } else if name.chars().all(|c| c == '.') {
+        // `/api/v1/queues/..` is a path clients rewrite, not a name.
+        "must not be only dots"
     } else {
         return Ok(());
     };
@@ -192,6 +195,7 @@ mod tests {
             ("ünï", "ASCII letters"),
             ("a/b", "ASCII letters"),
             (&"q".repeat(129), "128 bytes"),
+            ("..", "only dots"),
         ] {
             let err = validate_queue_name(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad:?}: {err}");

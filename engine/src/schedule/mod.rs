@@ -253,6 +253,10 @@ pub struct ScheduleDetail {
     pub events: Vec<ScheduleEvent>,
 }
 
+/// Names no schedule may take: `preview` is the REST API's
+/// `/schedules/preview`; names of only dots are paths clients rewrite.
+pub const RESERVED_NAMES: &[&str] = &["preview"];
+
 /// Checks a schedule name.
 pub fn validate_schedule_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -260,14 +264,18 @@ pub fn validate_schedule_name(name: &str) -> Result<()> {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if ok {
+    let reason = if !ok {
+        format!(
+            "{name:?}: a schedule name is 1–{MAX_NAME_BYTES} bytes of ASCII letters, digits and - _ . :"
+        )
+    } else if RESERVED_NAMES.contains(&name) || name.chars().all(|c| c == '.') {
+        format!("{name:?} is reserved (it names an API route or a path); choose another name")
+    } else {
         return Ok(());
-    }
+    };
     Err(Error::InvalidInput {
         field: "name",
-        reason: format!(
-            "{name:?}: a schedule name is 1–{MAX_NAME_BYTES} bytes of ASCII letters, digits and - _ . :"
-        ),
+        reason,
     })
 }
 
@@ -553,5 +561,22 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(field(&zone), "timezone");
+    }
+
+    #[test]
+    fn schedule_names_that_would_clash_with_routes_are_refused() {
+        for ok in ["nightly", "reports.daily:eu", "preview-2", "a.b"] {
+            validate_schedule_name(ok).unwrap();
+        }
+        for (bad, why) in [
+            ("preview", "reserved"),
+            ("..", "reserved"),
+            (".", "reserved"),
+            ("", "1–128 bytes"),
+            ("a/b", "ASCII letters"),
+        ] {
+            let err = validate_schedule_name(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
     }
 }
