@@ -11,10 +11,12 @@
 //!
 //! - [`counts`]: the job counts table and the `queue_counts` server function.
 //! - [`overview`]: the overview page at `/`.
+//! - [`session`]: the sign-in page at `/login` and the header's session note.
 //! - this file: the HTML [`shell`], the [`App`] root and its routes.
 
 pub mod counts;
 pub mod overview;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
@@ -24,6 +26,7 @@ use leptos_router::{
 };
 
 use crate::overview::Overview;
+use crate::session::{Login, SessionBadge};
 
 /// The whole HTML document the server sends; the browser hydrates only its body.
 ///
@@ -68,10 +71,12 @@ pub fn App() -> impl IntoView {
                         "amboy"
                     </a>
                     <span class="tagline">"job queues you can see into"</span>
+                    <SessionBadge />
                 </header>
                 <main class="content">
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=Overview />
+                        <Route path=StaticSegment("login") view=Login />
                     </Routes>
                 </main>
             </div>

@@ -10,7 +10,8 @@
 //! - [`config`]: flags, environment and the optional TOML file, merged once;
 //! - [`serve`]: `amboy serve` and `amboy worker` — engine, workers, router;
 //! - [`metrics`]: `/metrics`, and per-request metrics and spans;
-//! - [`web`]: the dashboard (Leptos SSR + hydration);
+//! - [`web`]: the dashboard (Leptos SSR + hydration); [`login`]: its
+//!   sign-in form;
 //! - [`commands`]: `migrate`, `submit`, `jobs`, `queues`, `schedules`,
 //!   `report`, `watch`;
 //! - [`shutdown`]: SIGINT/SIGTERM into one cancellation token.
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod login;
 pub mod metrics;
 pub mod serve;
 pub mod shutdown;

@@ -166,7 +166,7 @@ pub fn router(engine: Engine, auth: Auth) -> anyhow::Result<Router> {
     );
     let surface = probes(&engine)
         .merge(api)
-        .merge(crate::web::dashboard_router(engine)?);
+        .merge(crate::web::dashboard_router(engine, auth.clone())?);
     Ok(guarded(surface, auth, http_metrics))
 }
 

@@ -6,11 +6,15 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use amboy_app::session::SessionView;
 use amboy_app::{App, shell};
 use anyhow::Context as _;
 use axum::Router;
+use axum::http::request::Parts;
 use leptos::config::{LeptosOptions, get_config_from_str};
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
+
+use crate::api::auth::Auth;
 use leptos_axum::{
     AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
 };
@@ -30,12 +34,14 @@ const WORKSPACE_MANIFEST: &str = include_str!("../../Cargo.toml");
 static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
 
 /// The dashboard's router: every page route and server function, with `engine`
-/// in each request's Leptos context, plus a fallback that serves the built site's
-/// files and renders the 404 page for unknown paths.
+/// and the request's [`SessionView`] (worked out with `auth`) in each request's
+/// Leptos context; the sign-in form's `POST /login` and `/logout`; and a
+/// fallback that serves the built site's files and renders the 404 page for
+/// unknown paths.
 ///
 /// The router carries that fallback, so merge it into a router that has none
 /// (axum refuses to merge two fallbacks).
-pub fn dashboard_router(engine: amboy::Engine) -> anyhow::Result<Router> {
+pub fn dashboard_router(engine: amboy::Engine, auth: Auth) -> anyhow::Result<Router> {
     let options = leptos_options()?;
     let site_root = Path::new(&*options.site_root);
     if !site_root.is_dir() {
@@ -46,7 +52,18 @@ pub fn dashboard_router(engine: amboy::Engine) -> anyhow::Result<Router> {
         );
     }
 
-    let context = move || provide_context(engine.clone());
+    let sign_in = crate::login::routes(auth.clone());
+    let context = move || {
+        provide_context(engine.clone());
+        // Leptos provides the request's parts before this runs.
+        let role = use_context::<Parts>()
+            .and_then(|parts| auth.identify(&parts.headers).ok().flatten())
+            .map(|(role, _)| role.as_str().to_owned());
+        provide_context(SessionView {
+            auth_required: !auth.is_open(),
+            role,
+        });
+    };
     let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let router = Router::new()
         .leptos_routes_with_context(&options, routes, context.clone(), {
@@ -54,7 +71,8 @@ pub fn dashboard_router(engine: amboy::Engine) -> anyhow::Result<Router> {
             move || shell(options.clone())
         })
         .fallback(file_and_error_handler_with_context(context, shell))
-        .with_state(options);
+        .with_state(options)
+        .merge(sign_in);
     Ok(router)
 }
 

@@ -772,3 +772,92 @@ async fn without_tokens_everything_is_open() {
     let (_, who) = call(&server, Method::GET, "/api/v1/session", None, None).await;
     assert_eq!(who, json!({"role": "operator", "auth_required": false}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_are_sent_to_sign_in_and_back() {
+    use reqwest::header::{ACCEPT, COOKIE, LOCATION, SET_COOKIE};
+
+    let server = guarded().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = "text/html,application/xhtml+xml";
+    let location =
+        |response: &reqwest::Response| response.headers()[LOCATION].to_str().unwrap().to_owned();
+    // A page without a session: to the sign-in form, coming back after.
+    let page = client
+        .get(format!("{}/?x=1", server.base))
+        .header(ACCEPT, html)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&page), "/login?next=%2F%3Fx%3D1");
+    // The form is public and rendered on the server.
+    let form = client
+        .get(format!("{}/login?next=%2Fjobs", server.base))
+        .header(ACCEPT, html)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let body = form.text().await.unwrap();
+    assert!(body.contains("<h1>Sign in</h1>"), "{body}");
+    assert!(
+        body.contains(r#"name="next""#) && body.contains(r#"value="/jobs""#),
+        "{body}"
+    );
+    // A wrong token: back to the form, with an error and no cookie.
+    let sign_in = |token: &str, next: &str| {
+        client
+            .post(format!("{}/login", server.base))
+            .form(&[("token", token), ("next", next)])
+            .send()
+    };
+    let refused = sign_in("wrong", "/jobs").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&refused), "/login?error=invalid&next=%2Fjobs");
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+    // The viewer token: a session, and back — never to another site.
+    let signed = sign_in(VIEWER, "//evil.example/").await.unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed), "/");
+    let cookie = signed.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("amboy_session=viewer."), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = client
+        .get(format!("{}/", server.base))
+        .header(ACCEPT, html)
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains(r#"data-testid="role""#) && body.contains(">viewer</span>"),
+        "{body}"
+    );
+    assert!(body.contains("Sign out"), "{body}");
+    // Signing out clears the cookie.
+    let out = client
+        .post(format!("{}/logout", server.base))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), "/login");
+    assert!(
+        out.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // Scripts and the API still get 401 in the API's envelope.
+    let (status, body) = call(&server, Method::GET, "/api/v1/jobs", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+}

@@ -4,6 +4,7 @@
 
 use amboy::{Engine, JobState, NewJob};
 use amboy_app::counts::CountsTable;
+use amboy_server::api::auth::Auth;
 use amboy_server::web::dashboard_router;
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -43,7 +44,8 @@ fn get(path: &str) -> Request<Body> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_engine_renders_the_empty_state() {
-    let router = dashboard_router(engine().await).expect("the dashboard router builds");
+    let router =
+        dashboard_router(engine().await, Auth::new(&[], &[])).expect("the dashboard router builds");
     let (status, html) = send(router, get("/")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-testid=\"no-queues\""), "{html}");
@@ -59,7 +61,8 @@ async fn the_overview_is_rendered_with_the_counts() {
             .await
             .expect("a noop job is accepted");
     }
-    let router = dashboard_router(engine).expect("the dashboard router builds");
+    let router =
+        dashboard_router(engine, Auth::new(&[], &[])).expect("the dashboard router builds");
     let (status, html) = send(router, get("/")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-queue=\"dash\""), "{html}");
@@ -75,7 +78,8 @@ async fn the_counts_server_function_answers_with_the_table() {
         .put(NewJob::from_json("fn-queue", "noop", "{}"))
         .await
         .expect("a noop job is accepted");
-    let router = dashboard_router(engine).expect("the dashboard router builds");
+    let router =
+        dashboard_router(engine, Auth::new(&[], &[])).expect("the dashboard router builds");
     let request = Request::post("/fn/queue_counts")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::empty())
@@ -96,7 +100,8 @@ async fn the_counts_server_function_answers_with_the_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_path_gets_the_404_page() {
-    let router = dashboard_router(engine().await).expect("the dashboard router builds");
+    let router =
+        dashboard_router(engine().await, Auth::new(&[], &[])).expect("the dashboard router builds");
     let (status, html) = send(router, get("/no/such/page")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Page not found"), "{html}");

@@ -40,7 +40,8 @@ pub enum Role {
 }
 
 impl Role {
-    fn as_str(self) -> &'static str {
+    /// `viewer` or `operator`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
@@ -58,14 +59,20 @@ pub enum Access {
 }
 
 /// The access policy, for the whole HTTP surface: health checks, the API's
-/// own document, the session endpoint and the dashboard's static files are
-/// public; reads — API reads, previews (which change nothing), dashboard
+/// own document, the session endpoints (API and sign-in form) and the
+/// dashboard's static files are public; reads — API reads, previews (which change nothing), dashboard
 /// pages and their server functions (reads too) — need a viewer; every
 /// other change an operator.
 pub fn required(method: &Method, path: &str) -> Access {
     let public = matches!(
         path,
-        "/healthz" | "/readyz" | "/api/v1/openapi.json" | "/api/v1/session" | "/favicon.svg"
+        "/healthz"
+            | "/readyz"
+            | "/api/v1/openapi.json"
+            | "/api/v1/session"
+            | "/favicon.svg"
+            | "/login"
+            | "/logout"
     ) || path.starts_with("/pkg/");
     if public {
         Access::Public
@@ -176,6 +183,17 @@ impl Auth {
         format!("{message}.{hex}")
     }
 
+    /// The `Set-Cookie` value of a new session for `role` (`Secure` when
+    /// the request came over HTTPS through a proxy).
+    pub fn session_cookie(&self, role: Role, secure: bool) -> String {
+        format!(
+            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            self.session(role),
+            SESSION_TTL.as_secs(),
+            if secure { "; Secure" } else { "" }
+        )
+    }
+
     /// The role of a session cookie value, if it is genuine and unexpired.
     fn role_of_session(&self, value: &str) -> Option<Role> {
         let (message, hex) = value.rsplit_once('.')?;
@@ -223,6 +241,45 @@ impl Auth {
     }
 }
 
+/// The `Set-Cookie` value that ends a session.
+pub const CLEARED_SESSION_COOKIE: &str =
+    "amboy_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0";
+
+/// Whether a request came over HTTPS (through a proxy that says so): its
+/// session cookie is then `Secure`.
+pub fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// A browser asking for a page (not the API, a server function, a file or
+/// the metrics): sent to the sign-in page rather than told 401.
+fn page_navigation(request: &Request) -> bool {
+    let path = request.uri().path();
+    let accepts_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    matches!(*request.method(), Method::GET | Method::HEAD)
+        && accepts_html
+        && !["/api/", "/fn/", "/pkg/", "/metrics"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+}
+
+/// The sign-in page, coming back to where the browser wanted to go.
+fn to_sign_in(request: &Request) -> Response {
+    let next = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let location = format!("/login?next={}", crate::client::encode(next));
+    (
+        axum::http::StatusCode::SEE_OTHER,
+        [(header::LOCATION, location)],
+    )
+        .into_response()
+}
+
 /// The session cookie's value, if the request carries one.
 fn session_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -265,6 +322,7 @@ pub async fn enforce(State(auth): State<Arc<Auth>>, request: Request, next: Next
             role.as_str()
         ))
         .into_response(),
+        Ok(None) if page_navigation(&request) => to_sign_in(&request),
         Ok(None) => ApiError::unauthorized().into_response(),
         Err(err) => err.into_response(),
     }

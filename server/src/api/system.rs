@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiState;
-use super::auth::{Role, SESSION_COOKIE, SESSION_TTL};
+use super::auth::{CLEARED_SESSION_COOKIE, Role, over_https};
 use super::error::{ApiError, ErrorBody, Json};
 
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
@@ -88,15 +88,7 @@ async fn login(
         .auth
         .role_of_token(&body.token)
         .ok_or_else(ApiError::unauthorized)?;
-    let secure = headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        state.auth.session(role),
-        SESSION_TTL.as_secs(),
-        if secure { "; Secure" } else { "" }
-    );
+    let cookie = state.auth.session_cookie(role, over_https(&headers));
     let mut response = axum::Json(Session {
         role: Some(role),
         auth_required: !state.auth.is_open(),
@@ -117,7 +109,7 @@ async fn logout() -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("amboy_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        HeaderValue::from_static(CLEARED_SESSION_COOKIE),
     );
     response
 }
