@@ -57,7 +57,9 @@ impl CountsTable {
     }
 }
 
-/// Reads the current job counts of every queue from the engine.
+/// The job counts of every queue, from the engine's latest stats snapshot:
+/// computed once a second for every open tab, so a tab costs no query (the
+/// engine reads the counters itself only before its first snapshot).
 ///
 /// The engine comes from the Leptos context the server provides for every
 /// request. Engine errors are logged here and reach the browser only as a
@@ -66,8 +68,8 @@ impl CountsTable {
 pub async fn queue_counts() -> Result<CountsTable, ServerFnError> {
     let engine = use_context::<amboy::Engine>()
         .ok_or_else(|| ServerFnError::new("the job engine is not available to the dashboard"))?;
-    match engine.queue_counts().await {
-        Ok(report) => Ok(CountsTable::from_engine(report)),
+    match engine.stats().await {
+        Ok(snapshot) => Ok(CountsTable::from_engine(snapshot.queues.clone())),
         Err(error) => {
             tracing::error!(%error, "dashboard could not read queue counts");
             Err(ServerFnError::new("could not read the queue counts"))

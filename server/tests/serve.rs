@@ -75,13 +75,22 @@ async fn the_overview_renders_counts_server_side_and_workers_run_jobs() {
         .unwrap();
     let job = app.engine.wait(&id, Duration::from_secs(30)).await.unwrap();
     assert_eq!(job.state, JobState::Completed);
-    let page = reqwest::get(format!("{}/", app.base)).await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    assert!(
-        html.contains("reports"),
-        "the queue is missing from the SSR page:\n{html}"
-    );
+    // The page shows the engine's latest per-second snapshot: the queue
+    // appears within a second or two.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = reqwest::get(format!("{}/", app.base)).await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        if html.contains("reports") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queue is missing from the SSR page:\n{html}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let missing = reqwest::get(format!("{}/no-such-page", app.base))
         .await
         .unwrap();
