@@ -16,7 +16,9 @@
 //! - [`m20261130_000006_attempts_by_time`]: attempts indexed by end time;
 //! - [`m20261130_000007_create_job_timings`]: per-minute timing histograms;
 //! - [`m20261130_000008_dispatch_deadlines`]: `jobs.dispatch_by`, indexed
-//!   for the jobs that may expire.
+//!   for the jobs that may expire;
+//! - [`m20261130_000009_byte_ordered_ids`]: job ids compare as bytes on
+//!   PostgreSQL whatever the database's collation.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -28,6 +30,7 @@ pub mod m20261130_000005_create_schedules;
 pub mod m20261130_000006_attempts_by_time;
 pub mod m20261130_000007_create_job_timings;
 pub mod m20261130_000008_dispatch_deadlines;
+pub mod m20261130_000009_byte_ordered_ids;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -45,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_attempts_by_time::Migration),
             Box::new(m20261130_000007_create_job_timings::Migration),
             Box::new(m20261130_000008_dispatch_deadlines::Migration),
+            Box::new(m20261130_000009_byte_ordered_ids::Migration),
         ]
     }
 }

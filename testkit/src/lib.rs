@@ -51,23 +51,33 @@ impl Backend {
                     _dir: Some(dir),
                 }
             }
-            Backend::Postgres => {
-                use sea_orm::ConnectionTrait;
-                let admin_url = postgres_admin_url();
-                let admin = sea_orm::Database::connect(&admin_url)
-                    .await
-                    .unwrap_or_else(|err| panic!("PostgreSQL at {admin_url}: {err}"));
-                let name = format!("amboy_test_{}", uuid::Uuid::now_v7().simple());
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                TestDb {
-                    url: with_database(&admin_url, &name),
-                    _dir: None,
-                }
-            }
+            Backend::Postgres => postgres_database("").await,
         }
+    }
+}
+
+/// A fresh PostgreSQL database that orders text by ICU `en-US` rules
+/// (`a` < `A` < `b`), as many production databases do, where the test
+/// databases otherwise compare bytes.
+pub async fn fresh_postgres_linguistic() -> TestDb {
+    postgres_database(" LOCALE_PROVIDER icu ICU_LOCALE 'en-US' TEMPLATE template0").await
+}
+
+/// Creates a database on the test server with `options` after its name.
+async fn postgres_database(options: &str) -> TestDb {
+    use sea_orm::ConnectionTrait;
+    let admin_url = postgres_admin_url();
+    let admin = sea_orm::Database::connect(&admin_url)
+        .await
+        .unwrap_or_else(|err| panic!("PostgreSQL at {admin_url}: {err}"));
+    let name = format!("amboy_test_{}", uuid::Uuid::now_v7().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}{options}"))
+        .await
+        .expect("create test database");
+    TestDb {
+        url: with_database(&admin_url, &name),
+        _dir: None,
     }
 }
 
