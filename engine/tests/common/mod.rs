@@ -1,7 +1,8 @@
 //! Shared test support: the engine's test job types and event helpers, on
 //! top of amboy-testkit's fresh databases and deadline-bound waiting.
 
-#![allow(dead_code)]
+// Each test crate uses a part of this module.
+#![allow(dead_code, unused_imports)]
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
