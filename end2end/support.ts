@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { ChildProcess, execFile, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -37,4 +38,46 @@ export async function submitJob(queue: string, type: string, payload: unknown): 
     ],
     { cwd: REPO_ROOT, timeout: 30_000 },
   );
+}
+
+/** A free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts another `amboy serve` on `port` with `databaseUrl` and extra
+ * environment (tokens), and waits until it answers `/healthz`.
+ */
+export async function startServer(
+  port: number,
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
+  const server = spawn(
+    AMBOY_BIN,
+    ["serve", "--database-url", databaseUrl, "--listen", `127.0.0.1:${port}`],
+    { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: "ignore" },
+  );
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return server;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      server.kill("SIGKILL");
+      throw new Error(`amboy serve on port ${port} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -10,11 +10,13 @@
 //! # Layout
 //!
 //! - [`counts`]: the job counts table and the `queue_counts` server function.
+//! - [`live`]: the page's websocket to the live stream.
 //! - [`overview`]: the overview page at `/`.
 //! - [`session`]: the sign-in page at `/login` and the header's session note.
 //! - this file: the HTML [`shell`], the [`App`] root and its routes.
 
 pub mod counts;
+pub mod live;
 pub mod overview;
 pub mod session;
 

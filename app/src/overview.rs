@@ -1,48 +1,75 @@
-//! The overview page (`/`): every queue's job counts by state, kept current by
-//! asking the server once a second.
-
-use std::time::Duration;
+//! The overview page (`/`): every queue's job counts by state, live.
 
 use leptos::prelude::*;
 
 use crate::counts::{CountsTable, QueueRow, queue_counts};
-
-/// How often the browser asks the server for fresh counts.
-pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+use crate::live::{self, Connection};
 
 /// The overview page: a table of job counts by state, one row per queue.
 ///
-/// The server renders the first table into the HTML; once hydrated, the browser
-/// refetches it every [`REFRESH_INTERVAL`]. `<Transition>` keeps the current
-/// table on screen while the next one loads, so a refresh never flickers.
+/// The server renders the table into the HTML; once hydrated, the page
+/// follows the live stream (one snapshot a second, computed once for every
+/// open tab) and shows its connection state.
 #[component]
 pub fn Overview() -> impl IntoView {
-    let counts = Resource::new(|| (), |()| queue_counts());
-    crate::when_live(move || {
-        #[cfg(target_arch = "wasm32")]
-        refresh_every(REFRESH_INTERVAL, move || counts.refetch());
+    let rendered = Resource::new(|| (), |()| queue_counts());
+    let states = Signal::derive(move || {
+        rendered
+            .get()
+            .and_then(Result::ok)
+            .map(|table| table.states)
+            .unwrap_or_default()
     });
+    let live = live::follow(states);
 
     view! {
         <section class="overview">
             <header class="page-header">
                 <h1>"Queues"</h1>
-                <p class="hint">"Jobs in each state, refreshed every second."</p>
+                <ConnectionBadge connection=live.connection />
             </header>
             <Transition fallback=|| view! { <p class="status">"Loading queue counts…"</p> }>
-                {move || {
-                    counts
-                        .get()
-                        .map(|result| match result {
-                            Ok(table) => view! { <CountsView table /> }.into_any(),
-                            Err(error) => {
-                                view! { <p class="status error" role="alert">{error.to_string()}</p> }
-                                    .into_any()
-                            }
-                        })
+                {move || match live.counts.get() {
+                    Some(table) => Some(view! { <CountsView table /> }.into_any()),
+                    None => {
+                        rendered
+                            .get()
+                            .map(|result| match result {
+                                Ok(table) => view! { <CountsView table /> }.into_any(),
+                                Err(error) => {
+                                    view! {
+                                        <p class="status error" role="alert">
+                                            {error.to_string()}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                            })
+                    }
                 }}
             </Transition>
         </section>
+    }
+}
+
+/// Whether the page is following the stream: live, connecting, or
+/// reconnecting after losing it.
+#[component]
+fn ConnectionBadge(connection: ReadSignal<Connection>) -> impl IntoView {
+    let label = move || match connection.get() {
+        Connection::Live => "live: updated every second",
+        Connection::Connecting => "connecting…",
+        Connection::Reconnecting => "connection lost: reconnecting…",
+    };
+    view! {
+        <p
+            class="connection"
+            role="status"
+            data-connection=move || connection.get().as_str()
+        >
+            <span class="dot" aria-hidden="true"></span>
+            {label}
+        </p>
     }
 }
 
@@ -108,17 +135,5 @@ fn QueueRowView(row: QueueRow, states: Vec<String>) -> impl IntoView {
             {cells}
             <td class="num total" data-state="total">{total}</td>
         </tr>
-    }
-}
-
-/// Calls `tick` every `interval` until the surrounding reactive owner is cleaned up.
-///
-/// Only ever called from [`crate::when_live`]: a browser is the only place with
-/// timers to schedule, and the server renders each page exactly once.
-#[cfg(target_arch = "wasm32")]
-fn refresh_every(interval: Duration, tick: impl Fn() + 'static) {
-    match set_interval_with_handle(tick, interval) {
-        Ok(handle) => on_cleanup(move || handle.clear()),
-        Err(error) => leptos::logging::error!("could not start the refresh timer: {error:?}"),
     }
 }

@@ -1,28 +1,14 @@
 import { expect, test } from "@playwright/test";
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-import { AMBOY_BIN, REPO_ROOT } from "../support";
+import { REPO_ROOT, freePort, startServer } from "../support";
 
 const VIEWER = "e2e-viewer-token";
 const OPERATOR = "e2e-operator-token";
 const SCREENSHOTS = path.join(REPO_ROOT, "docs", "screenshots");
-
-/** A free loopback port. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A second `amboy serve`, this one with tokens, on its own port and
@@ -37,31 +23,10 @@ test.describe("with tokens configured", () => {
     const port = await freePort();
     dir = mkdtempSync(path.join(tmpdir(), "amboy-e2e-login-"));
     base = `http://127.0.0.1:${port}`;
-    server = spawn(
-      AMBOY_BIN,
-      [
-        "serve",
-        "--database-url",
-        `sqlite://${dir}/amboy.db?mode=rwc`,
-        "--listen",
-        `127.0.0.1:${port}`,
-      ],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, AMBOY_VIEWER_TOKEN: VIEWER, AMBOY_OPERATOR_TOKEN: OPERATOR },
-        stdio: "ignore",
-      },
-    );
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
-      } catch {
-        // Not listening yet.
-      }
-      if (Date.now() > deadline) throw new Error("the server with tokens did not start");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    server = await startServer(port, `sqlite://${dir}/amboy.db?mode=rwc`, {
+      AMBOY_VIEWER_TOKEN: VIEWER,
+      AMBOY_OPERATOR_TOKEN: OPERATOR,
+    });
   });
 
   test.afterAll(async () => {

@@ -30,6 +30,9 @@ test("the overview hydrates and follows the queues without a reload", async ({ p
   await page.goto("/");
   await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
   await expect(page.getByRole("heading", { name: "Queues" })).toBeVisible();
+  // The page follows the server's live stream.
+  await expect(page.locator(".connection")).toHaveAttribute("data-connection", "live");
+  await expect(page.getByRole("status")).toHaveText(/live/);
   const row = page.locator(`tr[data-queue="${QUEUE}"]`);
   await expect(row).toHaveCount(0);
 
@@ -42,7 +45,7 @@ test("the overview hydrates and follows the queues without a reload", async ({ p
     await submitJob(QUEUE, "noop", {});
   }
 
-  // The server's workers run the jobs; the page's polling shows them finish.
+  // The server's workers run the jobs; the stream shows them finish.
   await expect(row.locator('td[data-state="completed"]')).toHaveText(String(JOBS), {
     timeout: 30_000,
   });
