@@ -118,11 +118,32 @@ mod browser {
     const FIRST_PAUSE: Duration = Duration::from_millis(500);
     const MAX_PAUSE: Duration = Duration::from_secs(10);
 
+    /// A socket that sends nothing for this long is taken for dead (it
+    /// sends a snapshot every second) and replaced.
+    const SILENCE: Duration = Duration::from_secs(5);
+
+    /// The open socket with its handlers, dropped together.
+    struct Open {
+        socket: WebSocket,
+        _on_message: Closure<dyn FnMut(MessageEvent)>,
+        _on_close: Closure<dyn FnMut()>,
+    }
+
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.socket.set_onmessage(None);
+            self.socket.set_onclose(None);
+            let _ = self.socket.close();
+        }
+    }
+
     /// What one page's connection keeps between attempts.
     struct State {
-        socket: Option<WebSocket>,
+        open: Option<Open>,
         pause: Duration,
         closed: bool,
+        /// Messages so far; the watchdog compares it between its checks.
+        received: u64,
     }
 
     pub(super) fn connect(
@@ -131,19 +152,41 @@ mod browser {
         set_connection: WriteSignal<Connection>,
     ) {
         let state = Rc::new(RefCell::new(State {
-            socket: None,
+            open: None,
             pause: FIRST_PAUSE,
             closed: false,
+            received: 0,
         }));
         open(state.clone(), states, set_counts, set_connection);
+        // The watchdog: a connection that went quiet (sleep, a network
+        // change, a proxy that dropped it) is replaced.
+        let watchdog = {
+            let state = state.clone();
+            let seen = std::cell::Cell::new(0);
+            set_interval_with_handle(
+                move || {
+                    let (received, live) = {
+                        let state = state.borrow();
+                        (state.received, state.open.is_some())
+                    };
+                    if live && received == seen.get() {
+                        retry(state.clone(), states, set_counts, set_connection);
+                    }
+                    seen.set(received);
+                },
+                SILENCE,
+            )
+            .ok()
+        };
         on_cleanup({
             let state = send_wrapper::SendWrapper::new(state);
             move || {
+                if let Some(watchdog) = watchdog {
+                    watchdog.clear();
+                }
                 let mut state = state.borrow_mut();
                 state.closed = true;
-                if let Some(socket) = state.socket.take() {
-                    let _ = socket.close();
-                }
+                state.open = None;
             }
         });
     }
@@ -174,14 +217,23 @@ mod browser {
                     return;
                 };
                 set_connection.set(Connection::Live);
-                state.borrow_mut().pause = FIRST_PAUSE;
-                if let Some(table) = counts_of(&text, &states.get_untracked()) {
+                {
+                    let mut state = state.borrow_mut();
+                    state.pause = FIRST_PAUSE;
+                    state.received += 1;
+                }
+                // Columns come with the server's first render; until then
+                // a snapshot has nothing to fill.
+                let states = states.get_untracked();
+                if states.is_empty() {
+                    return;
+                }
+                if let Some(table) = counts_of(&text, &states) {
                     set_counts.set(Some(table));
                 }
             }
         });
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        on_message.forget();
         let on_close = Closure::<dyn FnMut()>::new({
             let state = state.clone();
             move || {
@@ -191,8 +243,11 @@ mod browser {
             }
         });
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        on_close.forget();
-        state.borrow_mut().socket = Some(socket);
+        state.borrow_mut().open = Some(Open {
+            socket,
+            _on_message: on_message,
+            _on_close: on_close,
+        });
     }
 
     /// Waits, longer after each failure, then opens the socket again.
@@ -205,7 +260,9 @@ mod browser {
         set_connection.set(Connection::Reconnecting);
         let pause = {
             let mut state = state.borrow_mut();
-            state.socket = None;
+            // Dropping the socket detaches its handlers first: its own
+            // close event cannot start a second retry.
+            let _ = state.open.take();
             let pause = state.pause;
             state.pause = (pause * 2).min(MAX_PAUSE);
             pause

@@ -33,11 +33,19 @@ pub fn routes(auth: Auth) -> Router {
         .with_state(Arc::new(auth))
 }
 
-/// `next` when it is a path on this server; `/` otherwise (never another
-/// site: `//host` and `\` are refused).
+/// `next` when it is a path on this server; `/` otherwise. Never another
+/// site: `//host`, backslashes, and whitespace or control characters
+/// (browsers drop tabs and newlines from URLs, so `/\t/host` would become
+/// `//host`) are refused.
 pub fn local_path(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path
+                    .chars()
+                    .any(|c| c == '\\' || c.is_whitespace() || c.is_control()) =>
+        {
             path
         }
         _ => "/",
@@ -82,6 +90,9 @@ mod tests {
         assert_eq!(local_path(Some("//evil.example/")), "/");
         assert_eq!(local_path(Some("https://evil.example/")), "/");
         assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
+        assert_eq!(local_path(Some("/\n/evil.example")), "/");
+        assert_eq!(local_path(Some("/ /evil.example")), "/");
         assert_eq!(local_path(None), "/");
     }
 }

@@ -10,7 +10,7 @@ use amboy::Engine;
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -74,7 +74,17 @@ pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: N
         .get::<MatchedPath>()
         .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
         .to_owned();
-    let method = request.method().clone();
+    // Clients may invent methods: only the standard ones become labels.
+    let method = match *request.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::OPTIONS => request.method().as_str().to_owned(),
+        _ => "other".to_owned(),
+    };
     let span = tracing::info_span!("request", %method, %route);
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;

@@ -173,6 +173,20 @@ async fn the_stream_pushes_stats_each_second_and_job_events() {
     let body: serde_json::Value = plain.json().await.unwrap();
     assert_eq!(body["error"]["code"], "upgrade_required");
 
+    // A page of another site may not open it with the viewer's credentials.
+    let mut cross = url.as_str().into_client_request().unwrap();
+    cross
+        .headers_mut()
+        .insert("authorization", "Bearer viewer".parse().unwrap());
+    cross
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(cross).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        other => panic!("expected a 403, got {other:?}"),
+    }
     let mut request = url.as_str().into_client_request().unwrap();
     request
         .headers_mut()

@@ -102,11 +102,19 @@ impl Job for Group {
             return Ok(());
         }
         let give_up = errors.iter().any(|err| matches!(err, JobError::Fail(_)));
+        // The longest delay any sub-job asked for (none: the back-off).
+        let delay = errors
+            .iter()
+            .filter_map(|err| match err {
+                JobError::Retry { delay, .. } => *delay,
+                _ => None,
+            })
+            .max();
         let message = errors.iter().map(describe).collect::<Vec<_>>().join("; ");
         Err(if give_up {
             JobError::fail(message)
         } else {
-            JobError::retry(message)
+            JobError::Retry { message, delay }
         })
     }
 }

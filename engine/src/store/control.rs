@@ -43,8 +43,14 @@ impl Store {
             owner: Option<String>,
         }
         let txn = self.begin().await?;
+        // Locked: a claim committing between this read and the update
+        // below would otherwise leave the counters moved for an abort that
+        // did not happen.
         let current = Current::find_by_statement(self.stmt(
-            "SELECT queue, job_type, state, owner FROM jobs WHERE id = $1",
+            &format!(
+                "SELECT queue, job_type, state, owner FROM jobs WHERE id = $1{}",
+                self.dialect().row_lock()
+            ),
             vec![id.into()],
         ))
         .one(&txn)

@@ -15,8 +15,10 @@ impl Store {
             oldest: Option<i64>,
         }
         Ok(Oldest::find_by_statement(self.stmt(
+            // Jobs past their dispatch deadline wait only to be expired.
             "SELECT MIN(run_at) AS oldest FROM jobs \
-             WHERE queue = $1 AND state = 'pending' AND run_at <= $2",
+             WHERE queue = $1 AND state = 'pending' AND run_at <= $2 \
+             AND (dispatch_by IS NULL OR dispatch_by >= $2)",
             vec![queue.into(), now.into()],
         ))
         .one(&self.read)

@@ -175,7 +175,9 @@ impl Store {
                 // finished one starts over (its history stays).
                 txn.execute_raw(self.stmt(
                     &format!(
-                        "UPDATE jobs SET run_at = $1, ended_at = NULL, \
+                        // An operator's retry runs now: a dispatch deadline
+                        // (past, for an expired job) no longer applies.
+                        "UPDATE jobs SET run_at = $1, ended_at = NULL, dispatch_by = NULL, \
                          attempt = CASE WHEN state = 'retrying' THEN attempt ELSE 0 END, \
                          last_error = CASE WHEN state = 'retrying' THEN last_error ELSE NULL END, \
                          abort_requested = FALSE, state = 'pending' WHERE id {by_id}"

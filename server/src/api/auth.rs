@@ -292,7 +292,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// A change sent by a browser from another origin (cross-site request
 /// forgery) is refused; clients without `Origin` (CLI, scripts) pass.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };

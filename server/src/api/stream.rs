@@ -14,8 +14,8 @@ use std::time::Duration;
 use amboy::{Engine, Event, JobEvent, StatsSnapshot};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
 use serde::{Deserialize, Serialize};
@@ -25,12 +25,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiState;
+use super::auth::same_origin;
 use super::error::{ApiError, ErrorBody};
 
 /// How long job events are gathered before they are sent.
 pub const COALESCE: Duration = Duration::from_millis(250);
 /// Most job events in one message.
 pub const MAX_EVENTS: usize = 1_000;
+/// A client that takes longer than this to take a message is dropped.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message on the stream (JSON text frames, tagged by `type`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -74,23 +77,50 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 }
 
 /// Live stats (each second) and job events (coalesced) over a websocket.
-/// Each text message is a JSON `StreamMessage`.
+/// Each text message is a JSON `StreamMessage`. Browsers must open it from
+/// this server's own pages (`Origin`).
 #[utoipa::path(get, path = "/stream", tag = "system",
     responses(
         (status = 101, description = "Switching to the websocket; then `StreamMessage`s", body = StreamMessage),
         (status = "4XX", body = ErrorBody),
     ),
     security(("bearer" = ["viewer"])))]
-async fn stream(State(state): State<ApiState>, Upgrade(upgrade): Upgrade) -> Response {
+async fn stream(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Upgrade(upgrade): Upgrade,
+) -> Result<Response, ApiError> {
+    // A GET, so the policy's check of changes does not cover it, but a
+    // page of another site must not read the stream with our cookie.
+    if !same_origin(&headers) {
+        return Err(ApiError::forbidden(
+            "the stream opens only from this server's own pages",
+        ));
+    }
     let engine = state.engine.clone();
     let clients = state.stream_clients.clone();
-    upgrade.on_upgrade(move |socket: WebSocket| async move {
-        clients.inc();
+    Ok(upgrade.on_upgrade(move |socket: WebSocket| async move {
+        let _counted = Counted::new(clients);
         if let Err(err) = pump(socket, &engine).await {
             tracing::debug!(%err, "stream closed");
         }
-        clients.dec();
-    })
+    }))
+}
+
+/// Counts an open stream for as long as it lives, however its task ends.
+struct Counted(prometheus::IntGauge);
+
+impl Counted {
+    fn new(gauge: prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Sends the stream to `socket` until the client goes away or the engine
@@ -142,8 +172,8 @@ where
     E: std::fmt::Display,
 {
     let text = serde_json::to_string(message).map_err(|err| err.to_string())?;
-    socket
-        .send(Message::Text(text.into()))
-        .await
-        .map_err(|err| err.to_string())
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+        Ok(sent) => sent.map_err(|err| err.to_string()),
+        Err(_) => Err(format!("the client read nothing for {SEND_TIMEOUT:?}")),
+    }
 }
