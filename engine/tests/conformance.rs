@@ -1156,10 +1156,17 @@ async fn a_job_not_started_by_its_deadline_expires(backend: Backend) {
         )
         .await
         .unwrap();
-    let job = |key: &str| {
-        NewJob::new("deadline", &Count { key: key.into() })
-            .unwrap()
-            .id(key)
+    // Run counts are shared by both backends' tests: keys of this run.
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let job = |id: &str| {
+        NewJob::new(
+            "deadline",
+            &Count {
+                key: format!("{id}-{run}"),
+            },
+        )
+        .unwrap()
+        .id(id)
     };
     engine
         .put(job("deadline-late").dispatch_by(now + TimeDelta::seconds(10)))
@@ -1232,7 +1239,7 @@ async fn a_job_not_started_by_its_deadline_expires(backend: Backend) {
             JobState::Completed
         );
     }
-    assert_eq!(common::run_count("deadline-late"), 0);
+    assert_eq!(common::run_count(&format!("deadline-late-{run}")), 0);
     let counts = engine.counts("deadline").await.unwrap();
     assert_eq!(
         (
@@ -1241,6 +1248,13 @@ async fn a_job_not_started_by_its_deadline_expires(backend: Backend) {
             counts[&JobState::Pending]
         ),
         (1, 2, 0)
+    );
+    // An operator's retry runs it after all: the deadline no longer applies.
+    let retried = engine.retry("deadline-late").await.unwrap();
+    assert_eq!(retried.dispatch_by, None);
+    assert_eq!(
+        engine.wait("deadline-late", WAIT).await.unwrap().state,
+        JobState::Completed
     );
     assert_eq!(
         engine.counts("deadline-retry").await.unwrap()[&JobState::Expired],
