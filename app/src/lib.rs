@@ -12,10 +12,12 @@
 //! - [`counts`]: the job counts table and the `queue_counts` server function.
 //! - [`live`]: the page's websocket to the live stream.
 //! - [`overview`]: the overview page at `/`.
+//! - [`errors`]: the errors page at `/errors`.
 //! - [`session`]: the sign-in page at `/login` and the header's session note.
 //! - this file: the HTML [`shell`], the [`App`] root and its routes.
 
 pub mod counts;
+pub mod errors;
 pub mod live;
 pub mod overview;
 pub mod session;
@@ -24,9 +26,10 @@ use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     StaticSegment,
-    components::{Route, Router, Routes},
+    components::{A, Route, Router, Routes},
 };
 
+use crate::errors::Errors;
 use crate::overview::Overview;
 use crate::session::{Login, SessionBadge};
 
@@ -72,12 +75,16 @@ pub fn App() -> impl IntoView {
                     <a class="brand" href="/">
                         "amboy"
                     </a>
-                    <span class="tagline">"job queues you can see into"</span>
+                    <nav class="nav" aria-label="pages">
+                        <A href="/">"Queues"</A>
+                        <A href="/errors">"Errors"</A>
+                    </nav>
                     <SessionBadge />
                 </header>
                 <main class="content">
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=Overview />
+                        <Route path=StaticSegment("errors") view=Errors />
                         <Route path=StaticSegment("login") view=Login />
                     </Routes>
                 </main>

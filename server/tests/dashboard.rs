@@ -106,3 +106,46 @@ async fn an_unknown_path_gets_the_404_page() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Page not found"), "{html}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_errors_page_groups_failed_attempts() {
+    let engine = engine().await;
+    let router =
+        dashboard_router(engine.clone(), Auth::new(&[], &[])).expect("the dashboard router builds");
+    let (status, html) = send(router.clone(), get("/errors")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Errors</h1>"), "{html}");
+    assert!(html.contains("data-testid=\"no-errors\""), "{html}");
+
+    // Two jobs that fail the same way, run to the end.
+    let workers = engine
+        .start_workers(amboy::WorkerOptions::default())
+        .await
+        .expect("workers start");
+    for _ in 0..2 {
+        let id = engine
+            .put(
+                NewJob::from_json(
+                    "broken",
+                    "http",
+                    r#"{"url": "http://127.0.0.1:1/", "timeout_ms": 1000}"#,
+                )
+                .max_attempts(1),
+            )
+            .await
+            .expect("an http job is accepted");
+        let job = engine
+            .wait(&id, std::time::Duration::from_secs(30))
+            .await
+            .expect("the job ends");
+        assert_eq!(job.state, JobState::Failed);
+    }
+    workers.shutdown(std::time::Duration::from_secs(5)).await;
+    let (status, html) = send(router, get("/errors")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-job-type=\"http\""), "{html}");
+    assert!(
+        html.contains(">2</td>"),
+        "two attempts in one group: {html}"
+    );
+}
