@@ -58,6 +58,16 @@ impl Dialect {
         }
     }
 
+    /// Appended to a `SELECT` of a row used as a mutex (it is not changed):
+    /// other holders wait, but rows that only reference it (a queue's
+    /// counters, inserted with a foreign key) do not.
+    pub fn mutex_lock(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR NO KEY UPDATE",
+        }
+    }
+
     /// Rows per multi-row `INSERT`. SQLite allows 32,766 bound values. On
     /// PostgreSQL, sqlx does not set TCP_NODELAY, so a large message waits
     /// ~40 ms for a delayed ACK: 300-row inserts ran at 6,700 jobs/s,

@@ -37,7 +37,7 @@ impl Store {
         txn.execute_raw(self.stmt(
             &format!(
                 "SELECT name FROM queues WHERE name = $1{}",
-                self.dialect().row_lock()
+                self.dialect().mutex_lock()
             ),
             vec![queue.into()],
         ))
