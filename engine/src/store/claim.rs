@@ -89,8 +89,13 @@ impl Store {
             Ordering::Priority => "priority DESC, run_at, id",
         };
         let pick = format!(
+            // The pause is checked here too, not only in the runner's copy
+            // of the settings: once a pause has committed, no claim — in
+            // any process, whatever its copy says — starts the queue's jobs.
             "SELECT id FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $2 \
-             AND (dispatch_by IS NULL OR dispatch_by >= $2) ORDER BY {order} LIMIT $5"
+             AND (dispatch_by IS NULL OR dispatch_by >= $2) \
+             AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = $4 AND q.paused) \
+             ORDER BY {order} LIMIT $5"
         );
         let target = self.dialect().claim_target(&pick);
         let sql = format!(
