@@ -52,7 +52,15 @@ pub fn local_path(next: Option<&str>) -> &str {
     }
 }
 
-fn see_other(location: &str, cookie: Option<String>) -> Response {
+/// The sign-in page, coming back to `next` afterwards (with the refusal
+/// of a wrong token, when `refused`).
+pub fn sign_in_page(next: &str, refused: bool) -> String {
+    let error = if refused { "error=invalid&" } else { "" };
+    format!("/login?{error}next={}", encode(next))
+}
+
+/// A `303 See Other` to `location`, setting `cookie` when given.
+pub fn see_other(location: &str, cookie: Option<String>) -> Response {
     let mut response = (
         StatusCode::SEE_OTHER,
         [(header::LOCATION, location.to_owned())],
@@ -72,7 +80,7 @@ async fn sign_in(
     let next = local_path(form.next.as_deref());
     match auth.role_of_token(form.token.trim()) {
         Some(role) => see_other(next, Some(auth.session_cookie(role, over_https(&headers)))),
-        None => see_other(&format!("/login?error=invalid&next={}", encode(next)), None),
+        None => see_other(&sign_in_page(next, true), None),
     }
 }
 

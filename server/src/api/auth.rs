@@ -272,12 +272,7 @@ fn page_navigation(request: &Request) -> bool {
 /// The sign-in page, coming back to where the browser wanted to go.
 fn to_sign_in(request: &Request) -> Response {
     let next = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let location = format!("/login?next={}", crate::client::encode(next));
-    (
-        axum::http::StatusCode::SEE_OTHER,
-        [(header::LOCATION, location)],
-    )
-        .into_response()
+    crate::login::see_other(&crate::login::sign_in_page(next, false), None)
 }
 
 /// The session cookie's value, if the request carries one.
