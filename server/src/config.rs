@@ -277,6 +277,30 @@ mod tests {
     }
 
     #[test]
+    fn the_worker_metrics_address_is_optional_and_checked() {
+        let config = Config::load(&global(None)).unwrap();
+        let worker = |metrics_listen: Option<&str>| WorkerCommandArgs {
+            metrics_listen: metrics_listen.map(str::to_owned),
+            allow_public_without_tokens: false,
+            worker: WorkerArgs {
+                queues: None,
+                enable_shell_jobs: false,
+                shutdown_timeout_secs: None,
+            },
+        };
+        assert_eq!(config.metrics_listen(&worker(None)).unwrap(), None);
+        let addr = config
+            .metrics_listen(&worker(Some("127.0.0.1:9464")))
+            .unwrap();
+        assert_eq!(addr.map(|a| a.port()), Some(9464));
+        let err = config
+            .metrics_listen(&worker(Some("everywhere")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--metrics-listen \"everywhere\""), "{err}");
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_output() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("amboy.toml");
