@@ -187,9 +187,22 @@ impl Store {
         if url.starts_with("sqlite:") {
             let write = Database::connect(sqlite_options(url, 1)).await?;
             // WAL is a property of the file: set once, readers then see it.
-            write
-                .execute_unprepared("PRAGMA journal_mode = WAL")
-                .await?;
+            // Switching takes the file for a moment, and SQLite answers
+            // "database is locked" at once (no busy wait) to a process that
+            // asks while another one switches: ask again until the timeout.
+            let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+            loop {
+                match write.execute_unprepared("PRAGMA journal_mode = WAL").await {
+                    Ok(_) => break,
+                    Err(err)
+                        if err.to_string().contains("database is locked")
+                            && std::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
             let read = if url.contains(":memory:") || url.contains("mode=memory") {
                 // Every connection to `:memory:` is its own database.
                 write.clone()
