@@ -49,8 +49,6 @@ struct Inner {
     events: broadcast::Sender<Event>,
     /// Queues known to exist, so puts skip the create-if-missing step.
     known_queues: RwLock<HashSet<String>>,
-    /// One wake-up per queue: a put notifies the queue's runner.
-    wakers: Mutex<HashMap<String, Arc<Notify>>>,
     /// Notified when a queue is created or its settings change.
     queues_changed: Notify,
     /// Bumped with every such change, so a runner between two waits still
@@ -131,7 +129,6 @@ impl EngineBuilder {
                 process_id,
                 events: broadcast::channel(EVENT_BUFFER).0,
                 known_queues: RwLock::default(),
-                wakers: Mutex::default(),
                 queues_changed: Notify::new(),
                 queues_generation: std::sync::atomic::AtomicU64::new(0),
                 schedules_changed: Notify::new(),
@@ -220,8 +217,7 @@ impl Engine {
     }
 
     pub(crate) fn waker(&self, queue: &str) -> Arc<Notify> {
-        let mut wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        wakers.entry(queue.to_owned()).or_default().clone()
+        self.inner.store.wakers().get(queue)
     }
 
     /// Keeps `snapshot` as the latest and sends it to subscribers.
@@ -252,10 +248,7 @@ impl Engine {
 
     /// Wakes every queue's runner (after signals may have been lost).
     pub(crate) fn wake_all(&self) {
-        let wakers = self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        for waker in wakers.values() {
-            waker.notify_one();
-        }
+        self.inner.store.wakers().wake_all();
     }
 
     /// Timing samples waiting to be written.

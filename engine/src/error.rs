@@ -79,6 +79,22 @@ pub enum Error {
         /// What was asked, e.g. "abort".
         operation: &'static str,
     },
+    /// An enqueue scope the job asked for is held by an unfinished job.
+    #[error("scope {scope:?} is held by unfinished job {holder:?}")]
+    ScopeHeld {
+        /// The scope.
+        scope: String,
+        /// The job holding it.
+        holder: String,
+    },
+    /// A job names a dependency that does not exist.
+    #[error("job {id:?} depends on {depends_on:?}, which does not exist")]
+    UnknownDependency {
+        /// The dependent job.
+        id: String,
+        /// The missing job.
+        depends_on: String,
+    },
     /// A schedule with this name exists.
     #[error("a schedule named {0:?} already exists")]
     DuplicateSchedule(String),

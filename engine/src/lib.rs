@@ -34,6 +34,7 @@
 //! Layout:
 //! - [`job`], [`registry`], [`spec`]: job types, their registry, and what a
 //!   put takes; [`builtin`]: `noop`, `sleep`, `http`, `shell`;
+//! - [`dependency`]: edges between jobs, dependency managers, scopes;
 //! - [`engine`]: the handle (put, get, wait, abort, queues, schedules, stats);
 //! - [`management`]: retry, mark complete, delete and abort, one job or in
 //!   bulk;
@@ -48,6 +49,7 @@
 pub mod backoff;
 pub mod builtin;
 pub mod clock;
+pub mod dependency;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -64,6 +66,7 @@ pub mod state;
 pub mod store;
 
 pub use clock::{Clock, ManualClock};
+pub use dependency::{Dependency, OnDependencyFailure};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
 pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};

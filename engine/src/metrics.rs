@@ -63,6 +63,7 @@ pub(crate) fn outcome_label(outcome: &Outcome) -> Option<&'static str> {
         Outcome::Failed(_) => Some("failed"),
         Outcome::Aborted(_) => Some("aborted"),
         Outcome::Snoozed { .. } => Some("snoozed"),
+        Outcome::Skipped(_) => Some("skipped"),
         Outcome::Released => None,
     }
 }

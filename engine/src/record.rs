@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::dependency::{Dependency, OnDependencyFailure};
 use crate::state::JobState;
 
 /// A job as stored. Times are UTC.
@@ -50,6 +51,18 @@ pub struct JobRecord {
     pub progress_message: Option<String>,
     /// Times it has been claimed (rescues and snoozes included).
     pub claim_count: i32,
+    /// The jobs it depends on.
+    pub depends_on: Vec<String>,
+    /// How many of them it still waits for (while `blocked`).
+    pub deps_left: i32,
+    /// What happens when one of them ends without completing.
+    pub on_dependency_failure: OnDependencyFailure,
+    /// Its dependency manager.
+    pub dependency: Dependency,
+    /// Its dispatch scopes (held while it runs).
+    pub scopes: Vec<String>,
+    /// Its enqueue scopes (held until it ends).
+    pub enqueue_scopes: Vec<String>,
 }
 
 /// One finished attempt, from the history.
@@ -64,7 +77,7 @@ pub struct Attempt {
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended.
     pub ended_at: DateTime<Utc>,
-    /// completed, retrying, failed, aborted or rescued.
+    /// completed, retrying, failed, aborted, rescued or skipped.
     pub outcome: String,
     /// Its error.
     pub error: Option<String>,

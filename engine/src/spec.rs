@@ -6,6 +6,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::clock::{Clock, duration_us};
+use crate::dependency::{
+    Dependency, OnDependencyFailure, ScopeKind, validate_edges, validate_scopes,
+};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::queue::validate_queue_name;
@@ -54,6 +57,18 @@ pub struct NewJob {
     pub backoff_base: Duration,
     /// The longest delay between attempts.
     pub backoff_max: Duration,
+    /// Jobs (by id, stored or put in the same call) that must complete
+    /// before this one runs; it is `blocked` until then.
+    pub depends_on: Vec<String>,
+    /// What happens when one of them ends without completing.
+    pub on_dependency_failure: OnDependencyFailure,
+    /// amboy's dependency manager, checked just before the job runs.
+    pub dependency: Dependency,
+    /// Dispatch scopes: no two running jobs hold the same one.
+    pub scopes: Vec<String>,
+    /// Enqueue scopes: no two unfinished jobs hold the same one; a put
+    /// while another unfinished job holds one is refused.
+    pub enqueue_scopes: Vec<String>,
 }
 
 impl NewJob {
@@ -85,6 +100,11 @@ impl NewJob {
             max_time: None,
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_max: DEFAULT_BACKOFF_MAX,
+            depends_on: Vec::new(),
+            on_dependency_failure: OnDependencyFailure::Fail,
+            dependency: Dependency::Always,
+            scopes: Vec::new(),
+            enqueue_scopes: Vec::new(),
         }
     }
 
@@ -134,6 +154,36 @@ impl NewJob {
     pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
         self.backoff_base = base;
         self.backoff_max = max;
+        self
+    }
+
+    /// Makes the job wait for these jobs to complete.
+    pub fn depends_on<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.depends_on.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Says what happens when a dependency ends without completing.
+    pub fn on_dependency_failure(mut self, policy: OnDependencyFailure) -> Self {
+        self.on_dependency_failure = policy;
+        self
+    }
+
+    /// Sets the dependency manager.
+    pub fn dependency(mut self, dependency: Dependency) -> Self {
+        self.dependency = dependency;
+        self
+    }
+
+    /// Adds dispatch scopes (held while the job runs).
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds enqueue scopes (held from put until the job ends).
+    pub fn enqueue_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.enqueue_scopes.extend(scopes.into_iter().map(Into::into));
         self
     }
 
@@ -197,6 +247,15 @@ impl NewJob {
         if self.backoff_max < self.backoff_base {
             return Err(invalid("backoff", "the maximum must not be below the base"));
         }
+        let depends_on = validate_edges(&id, self.depends_on)?;
+        let scopes = validate_scopes(self.scopes, self.enqueue_scopes)?;
+        self.dependency.validate()?;
+        let dependency = match self.dependency {
+            Dependency::Always => None,
+            manager => Some(
+                serde_json::to_string(&manager).map_err(|err| Error::Internal(err.to_string()))?,
+            ),
+        };
         Ok(JobInsert {
             id,
             queue: self.queue,
@@ -211,6 +270,10 @@ impl NewJob {
             created_at: now,
             run_at,
             dispatch_by,
+            depends_on,
+            on_dependency_failure: self.on_dependency_failure,
+            dependency,
+            scopes,
         })
     }
 }
@@ -256,6 +319,11 @@ pub struct JobInsert {
     pub(crate) created_at: i64,
     pub(crate) run_at: i64,
     pub(crate) dispatch_by: Option<i64>,
+    pub(crate) depends_on: Vec<String>,
+    pub(crate) on_dependency_failure: OnDependencyFailure,
+    /// The dependency manager as JSON; `None` for `always`.
+    pub(crate) dependency: Option<String>,
+    pub(crate) scopes: Vec<(String, ScopeKind)>,
 }
 
 impl JobInsert {

@@ -18,7 +18,9 @@
 //! - [`m20261130_000008_dispatch_deadlines`]: `jobs.dispatch_by`, indexed
 //!   for the jobs that may expire;
 //! - [`m20261130_000009_byte_ordered_ids`]: job ids compare as bytes on
-//!   PostgreSQL whatever the database's collation.
+//!   PostgreSQL whatever the database's collation;
+//! - [`m20261130_000010_dependencies_and_scopes`]: edges between jobs,
+//!   dependency managers, and scopes held exclusively.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -31,6 +33,7 @@ pub mod m20261130_000006_attempts_by_time;
 pub mod m20261130_000007_create_job_timings;
 pub mod m20261130_000008_dispatch_deadlines;
 pub mod m20261130_000009_byte_ordered_ids;
+pub mod m20261130_000010_dependencies_and_scopes;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -49,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_create_job_timings::Migration),
             Box::new(m20261130_000008_dispatch_deadlines::Migration),
             Box::new(m20261130_000009_byte_ordered_ids::Migration),
+            Box::new(m20261130_000010_dependencies_and_scopes::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ use super::dispatch::Slots;
 use super::{CANCEL_GRACE, RunningJob, StopReason};
 use crate::backoff::retry_delay;
 use crate::clock::duration_us;
+use crate::dependency::Dependency;
 use crate::engine::Engine;
 use crate::job::{ContextInner, JobContext, JobError, MAX_LOG_LINES_PER_ATTEMPT};
 use crate::store::claim::ClaimedJob;
@@ -85,6 +86,9 @@ async fn attempt(
             log_budget: AtomicUsize::new(MAX_LOG_LINES_PER_ATTEMPT),
         }),
     };
+    if let Some(reason) = skip_reason(job).await {
+        return reason;
+    }
     let future = match engine
         .registry()
         .prepare(&job.job_type, job.type_version, &job.payload, ctx)
@@ -141,6 +145,28 @@ async fn attempt(
         ),
         // Unreachable: without a stop reason the run was not cancelled.
         (None, None) => failed_attempt(job, now, "run ended without a result".to_owned(), None),
+    }
+}
+
+/// Asks the job's dependency manager whether it needs to run: `Some` ends
+/// the attempt without running it (skipped, or failed when the check
+/// itself could not be made).
+async fn skip_reason(job: &ClaimedJob) -> Option<Outcome> {
+    let manager = job.dependency.as_deref()?;
+    let dependency: Dependency = match serde_json::from_str(manager) {
+        Ok(dependency) => dependency,
+        Err(err) => {
+            return Some(Outcome::Failed(format!(
+                "its dependency manager does not decode: {err}"
+            )));
+        }
+    };
+    // File system calls block: off the async workers.
+    match tokio::task::spawn_blocking(move || dependency.skip_reason()).await {
+        Ok(reason) => reason.map(Outcome::Skipped),
+        Err(err) => Some(Outcome::Failed(format!(
+            "the dependency check failed: {err}"
+        ))),
     }
 }
 

@@ -2,7 +2,8 @@
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
-use super::{CountDeltas, Store};
+use super::deps::SCOPES_FREE;
+use super::{CountDeltas, Store, placeholders};
 use crate::error::Result;
 use crate::queue::Ordering;
 use crate::state::JobState;
@@ -32,6 +33,12 @@ pub struct ClaimedJob {
     pub claim_count: i32,
     /// When it became ready (µs).
     pub run_at: i64,
+    /// Its priority.
+    pub priority: i32,
+    /// Whether it has scopes.
+    pub scoped: bool,
+    /// Its dependency manager as JSON, when not `always`.
+    pub dependency: Option<String>,
 }
 
 /// What [`Store::claim`] needs to know.
@@ -92,10 +99,11 @@ impl Store {
             // The pause is checked here too, not only in the runner's copy
             // of the settings: once a pause has committed, no claim — in
             // any process, whatever its copy says — starts the queue's jobs.
+            // Jobs whose dispatch scope another job holds wait for it.
             "SELECT id FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $2 \
              AND (dispatch_by IS NULL OR dispatch_by >= $2) \
              AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = $4 AND q.paused) \
-             ORDER BY {order} LIMIT $5"
+             AND {SCOPES_FREE} ORDER BY {order} LIMIT $5"
         );
         let target = self.dialect().claim_target(&pick);
         let sql = format!(
@@ -104,9 +112,10 @@ impl Store {
              lock_expires_at = $3, abort_requested = FALSE, progress = 0, progress_message = NULL \
              WHERE {target} \
              RETURNING id, job_type, type_version, payload, attempt, max_attempts, \
-             backoff_base_ms, backoff_max_ms, max_time_ms, claim_count, run_at"
+             backoff_base_ms, backoff_max_ms, max_time_ms, claim_count, run_at, priority, \
+             scoped, dependency"
         );
-        let claimed = ClaimedJob::find_by_statement(self.stmt(
+        let mut claimed = ClaimedJob::find_by_statement(self.stmt(
             &sql,
             vec![
                 req.owner.into(),
@@ -118,6 +127,15 @@ impl Store {
         ))
         .all(&txn)
         .await?;
+        if claimed.iter().any(|job| job.scoped) && !self.take_scopes(&txn, req, &mut claimed).await?
+        {
+            // Another process took a scope first: claim again later.
+            txn.rollback().await?;
+            return Ok(Claimed {
+                jobs: Vec::new(),
+                promoted: false,
+            });
+        }
         deltas.moved(
             req.queue,
             Some(JobState::Pending),
@@ -132,23 +150,65 @@ impl Store {
         })
     }
 
+    /// Takes the dispatch scopes of the scoped jobs of `claimed`, in the
+    /// queue's order; the jobs whose scope an earlier one took go back to
+    /// pending, as if never claimed. False when another process holds a
+    /// scope taken meanwhile.
+    async fn take_scopes(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        req: ClaimRequest<'_>,
+        claimed: &mut Vec<ClaimedJob>,
+    ) -> Result<bool> {
+        claimed.sort_by(|a, b| match req.ordering {
+            Ordering::Fifo => (a.run_at, &a.id).cmp(&(b.run_at, &b.id)),
+            Ordering::Priority => (-i64::from(a.priority), a.run_at, &a.id).cmp(&(
+                -i64::from(b.priority),
+                b.run_at,
+                &b.id,
+            )),
+        });
+        let scoped: Vec<&str> = claimed
+            .iter()
+            .filter(|job| job.scoped)
+            .map(|job| job.id.as_str())
+            .collect();
+        let Some(hand_back) = self.take_dispatch_scopes(txn, &scoped).await? else {
+            return Ok(false);
+        };
+        if !hand_back.is_empty() {
+            txn.execute_raw(self.stmt(
+                &format!(
+                    "UPDATE jobs SET state = 'pending', attempt = attempt - 1, owner = NULL, \
+                     lock_expires_at = NULL, started_at = NULL WHERE id IN ({})",
+                    placeholders(1, hand_back.len())
+                ),
+                hand_back.iter().map(|id| id.clone().into()).collect(),
+            ))
+            .await?;
+            claimed.retain(|job| !hand_back.contains(&job.id));
+        }
+        Ok(true)
+    }
+
     /// The earliest `run_at` among a queue's waiting (pending or retrying)
     /// jobs that may still start at `now`: the runner sleeps until then when
     /// nothing is ready. (Jobs past their dispatch deadline wait for the
-    /// keeper to expire them; counting them would wake the runner for
-    /// nothing, over and over.)
+    /// keeper to expire them, and jobs waiting for a held scope for its
+    /// release, which signals the queue; counting them would wake the
+    /// runner for nothing, over and over.)
     pub async fn next_due(&self, queue: &str, now: i64) -> Result<Option<i64>> {
         #[derive(FromQueryResult)]
         struct Due {
             due: Option<i64>,
         }
         let row = Due::find_by_statement(self.stmt(
-            "SELECT MIN(due) AS due FROM ( \
+            &format!("SELECT MIN(due) AS due FROM ( \
              SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'pending' \
-             AND (dispatch_by IS NULL OR dispatch_by >= $2) \
+             AND (dispatch_by IS NULL OR dispatch_by >= $2) AND {SCOPES_FREE} \
              UNION ALL \
              SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'retrying' \
-             AND (dispatch_by IS NULL OR dispatch_by >= $2)) AS d",
+             AND (dispatch_by IS NULL OR dispatch_by >= $2)) AS d"),
             vec![queue.into(), now.into()],
         ))
         .one(&self.read)

@@ -2,6 +2,7 @@
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
+use super::deps::Change;
 use super::signal::Signal;
 use super::{CountDeltas, Store};
 use crate::error::{Error, Result};
@@ -41,6 +42,8 @@ impl Store {
             job_type: String,
             state: String,
             owner: Option<String>,
+            has_dependents: bool,
+            scoped: bool,
         }
         let txn = self.begin().await?;
         // Locked: a claim committing between this read and the update
@@ -48,7 +51,8 @@ impl Store {
         // did not happen.
         let current = Current::find_by_statement(self.stmt(
             &format!(
-                "SELECT queue, job_type, state, owner FROM jobs WHERE id = $1{}",
+                "SELECT queue, job_type, state, owner, has_dependents, scoped FROM jobs \
+                 WHERE id = $1{}",
                 self.dialect().row_lock()
             ),
             vec![id.into()],
@@ -88,7 +92,17 @@ impl Store {
                 .await?;
                 let mut deltas = CountDeltas::default();
                 deltas.moved(&current.queue, Some(state), Some(JobState::Aborted), 1);
+                let mut signals = Vec::new();
+                let change = Change {
+                    id: id.to_owned(),
+                    to: Some(JobState::Aborted),
+                    has_dependents: current.has_dependents,
+                    scoped: current.scoped,
+                };
+                self.settle(&txn, vec![change], now, &mut deltas, &mut signals)
+                    .await?;
                 deltas.apply(self, &txn).await?;
+                self.signal(&txn, &signals).await?;
                 AbortOutcome::Aborted
             }
         };
@@ -131,12 +145,23 @@ impl Store {
 
     /// Appends one line to a job's log.
     pub async fn append_log(&self, id: &str, attempt: i32, at: i64, line: &str) -> Result<()> {
-        self.write
-            .execute_raw(self.stmt(
-                "INSERT INTO job_logs (job_id, attempt, at, line) VALUES ($1, $2, $3, $4)",
-                vec![id.into(), attempt.into(), at.into(), line.into()],
-            ))
-            .await?;
+        self.insert_log(&self.write, id, attempt, at, line).await
+    }
+
+    /// Appends one line to a job's log on `conn`.
+    pub(crate) async fn insert_log(
+        &self,
+        conn: &impl ConnectionTrait,
+        id: &str,
+        attempt: i32,
+        at: i64,
+        line: &str,
+    ) -> Result<()> {
+        conn.execute_raw(self.stmt(
+            "INSERT INTO job_logs (job_id, attempt, at, line) VALUES ($1, $2, $3, $4)",
+            vec![id.into(), attempt.into(), at.into(), line.into()],
+        ))
+        .await?;
         Ok(())
     }
 }

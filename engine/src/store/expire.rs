@@ -5,6 +5,7 @@
 
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
+use super::deps::Change;
 use super::{CountDeltas, Store, placeholders};
 use crate::error::{Error, Result};
 use crate::state::JobState;
@@ -35,11 +36,13 @@ impl Store {
             id: String,
             job_type: String,
             state: String,
+            has_dependents: bool,
+            scoped: bool,
         }
         let txn = self.begin().await?;
         let overdue = Overdue::find_by_statement(self.stmt(
             &format!(
-                "SELECT id, job_type, state FROM jobs WHERE queue = $1 \
+                "SELECT id, job_type, state, has_dependents, scoped FROM jobs WHERE queue = $1 \
                  AND dispatch_by IS NOT NULL AND state IN ('blocked', 'pending', 'retrying') \
                  AND dispatch_by < $2 ORDER BY dispatch_by LIMIT $3{}",
                 self.dialect().skip_locked()
@@ -65,19 +68,32 @@ impl Store {
         .await?;
         let mut deltas = CountDeltas::default();
         let mut expired = Vec::with_capacity(overdue.len());
+        let mut changes = Vec::new();
         for job in overdue {
             let from: JobState = job
                 .state
                 .parse()
                 .map_err(|err: crate::state::UnknownState| Error::Internal(err.to_string()))?;
             deltas.moved(queue, Some(from), Some(JobState::Expired), 1);
+            if job.has_dependents || job.scoped {
+                changes.push(Change {
+                    id: job.id.clone(),
+                    to: Some(JobState::Expired),
+                    has_dependents: job.has_dependents,
+                    scoped: job.scoped,
+                });
+            }
             expired.push(Expired {
                 id: job.id,
                 job_type: job.job_type,
                 from,
             });
         }
+        let mut signals = Vec::new();
+        self.settle(&txn, changes, now, &mut deltas, &mut signals)
+            .await?;
         deltas.apply(self, &txn).await?;
+        self.signal(&txn, &signals).await?;
         txn.commit().await?;
         Ok(expired)
     }

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
+use super::deps::Change;
 use super::signal::Signal;
 use super::{CountDeltas, Store, value_rows};
 use crate::error::Result;
@@ -36,13 +37,16 @@ pub enum Outcome {
     },
     /// Handed back unfinished at shutdown; not counted as an attempt.
     Released,
+    /// Not run: its dependency manager found nothing to do (the reason).
+    /// Recorded as completed, with a `skipped` attempt.
+    Skipped(String),
 }
 
 impl Outcome {
     /// The state the job moves to.
     pub fn state(&self) -> JobState {
         match self {
-            Outcome::Completed => JobState::Completed,
+            Outcome::Completed | Outcome::Skipped(_) => JobState::Completed,
             Outcome::Retry { .. } => JobState::Retrying,
             Outcome::Failed(_) => JobState::Failed,
             Outcome::Aborted(_) => JobState::Aborted,
@@ -57,6 +61,14 @@ impl Outcome {
                 Some(error)
             }
             _ => None,
+        }
+    }
+
+    /// The outcome written to the attempts history.
+    pub fn history_name(&self) -> &'static str {
+        match self {
+            Outcome::Skipped(_) => "skipped",
+            _ => self.state().as_str(),
         }
     }
 
@@ -130,21 +142,45 @@ impl Store {
              FROM (VALUES {}) AS v \
              WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 \
              AND jobs.owner = $1 AND jobs.state = 'running' \
-             RETURNING jobs.id",
+             RETURNING jobs.id, jobs.has_dependents, jobs.scoped",
             value_rows(2, batch.len(), WIDTH)
         );
         #[derive(FromQueryResult)]
-        struct Id {
+        struct Accepted {
             id: String,
+            has_dependents: bool,
+            scoped: bool,
         }
-        let accepted: HashSet<String> = Id::find_by_statement(self.stmt(&sql, values))
+        let rows = Accepted::find_by_statement(self.stmt(&sql, values))
             .all(&txn)
-            .await?
-            .into_iter()
-            .map(|row| row.id)
-            .collect();
+            .await?;
+        let accepted: HashSet<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut deltas = CountDeltas::default();
+        let mut signals = Vec::new();
+        let linked: Vec<&Accepted> = rows
+            .iter()
+            .filter(|row| row.has_dependents || row.scoped)
+            .collect();
+        if !linked.is_empty() {
+            let to: std::collections::HashMap<&str, JobState> = batch
+                .iter()
+                .map(|f| (f.id.as_str(), f.outcome.state()))
+                .collect();
+            let changes = linked
+                .into_iter()
+                .map(|row| Change {
+                    id: row.id.clone(),
+                    to: Some(to[row.id.as_str()]),
+                    has_dependents: row.has_dependents,
+                    scoped: row.scoped,
+                })
+                .collect();
+            let now = batch.iter().map(|f| f.ended_at).max().unwrap_or_default();
+            self.settle(&txn, changes, now, &mut deltas, &mut signals)
+                .await?;
+        }
         let mut history = Vec::new();
+        let mut skipped = Vec::new();
         for f in batch.iter().filter(|f| accepted.contains(&f.id)) {
             deltas.moved(queue, Some(JobState::Running), Some(f.outcome.state()), 1);
             // A first-try success writes no history: the jobs row says it all.
@@ -152,6 +188,13 @@ impl Store {
             if f.outcome.counts_as_attempt() && !first_success {
                 history.push(f);
             }
+            if let Outcome::Skipped(reason) = &f.outcome {
+                skipped.push((f, reason));
+            }
+        }
+        for (f, reason) in skipped {
+            self.insert_log(&txn, &f.id, f.attempt, f.ended_at, reason)
+                .await?;
         }
         self.insert_attempts(
             &txn,
@@ -161,7 +204,7 @@ impl Store {
                 attempt: f.attempt,
                 started_at: Some(f.started_at),
                 ended_at: f.ended_at,
-                outcome: f.outcome.state().as_str(),
+                outcome: f.outcome.history_name(),
                 error: f.outcome.error(),
             }),
         )
@@ -172,8 +215,9 @@ impl Store {
             .iter()
             .any(|f| f.outcome == Outcome::Released && accepted.contains(&f.id))
         {
-            self.signal(&txn, &[Signal::Put(queue.to_owned())]).await?;
+            signals.push(Signal::Put(queue.to_owned()));
         }
+        self.signal(&txn, &signals).await?;
         txn.commit().await?;
         Ok(accepted)
     }

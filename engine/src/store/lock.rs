@@ -7,6 +7,7 @@
 
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
+use super::deps::Change;
 use super::finish::AttemptRow;
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders, value_rows};
@@ -79,12 +80,15 @@ impl Store {
             attempt: i32,
             max_attempts: i32,
             started_at: Option<i64>,
+            has_dependents: bool,
+            scoped: bool,
         }
         let txn = self.begin().await?;
         let lock = self.dialect().skip_locked();
         let expired = Expired::find_by_statement(self.stmt(
             &format!(
-                "SELECT id, job_type, owner, attempt, max_attempts, started_at FROM jobs \
+                "SELECT id, job_type, owner, attempt, max_attempts, started_at, has_dependents, \
+                 scoped FROM jobs \
                  WHERE queue = $1 AND state = 'running' AND lock_expires_at < $2{lock}"
             ),
             vec![queue.into(), now.into()],
@@ -110,6 +114,7 @@ impl Store {
         ))
         .await?;
         let mut deltas = CountDeltas::default();
+        let mut changes = Vec::new();
         let rescued: Vec<Rescued> = expired
             .iter()
             .map(|job| {
@@ -119,6 +124,14 @@ impl Store {
                     JobState::Pending
                 };
                 deltas.moved(queue, Some(JobState::Running), Some(state), 1);
+                if job.has_dependents || job.scoped {
+                    changes.push(Change {
+                        id: job.id.clone(),
+                        to: Some(state),
+                        has_dependents: job.has_dependents,
+                        scoped: job.scoped,
+                    });
+                }
                 Rescued {
                     id: job.id.clone(),
                     job_type: job.job_type.clone(),
@@ -140,8 +153,11 @@ impl Store {
             }),
         )
         .await?;
+        let mut signals = vec![Signal::Put(queue.to_owned())];
+        self.settle(&txn, changes, now, &mut deltas, &mut signals)
+            .await?;
         deltas.apply(self, &txn).await?;
-        self.signal(&txn, &[Signal::Put(queue.to_owned())]).await?;
+        self.signal(&txn, &signals).await?;
         txn.commit().await?;
         Ok(rescued)
     }

@@ -6,9 +6,10 @@
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 
+use super::deps::Change;
 use super::read::filter_sql;
 use super::signal::Signal;
-use super::{CountDeltas, Store, placeholders};
+use super::{CountDeltas, Store, placeholders, value_rows};
 use crate::error::Result;
 use crate::record::JobFilter;
 use crate::state::JobState;
@@ -74,6 +75,8 @@ struct Target {
     queue: String,
     job_type: String,
     state: String,
+    has_dependents: bool,
+    scoped: bool,
 }
 
 /// A job an action changed.
@@ -123,7 +126,8 @@ impl Store {
         );
         let targets = Target::find_by_statement(self.stmt(
             &format!(
-                "SELECT id, queue, job_type, state FROM jobs WHERE {filter}{}",
+                "SELECT id, queue, job_type, state, has_dependents, scoped FROM jobs \
+                 WHERE {filter}{}",
                 self.dialect().row_lock()
             ),
             values.clone(),
@@ -133,9 +137,21 @@ impl Store {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
+        // A retried job waits again for what it depends on.
+        let blocked = if action == JobAction::Retry {
+            let finished: Vec<String> = targets
+                .iter()
+                .filter(|t| t.state != JobState::Retrying.as_str())
+                .map(|t| t.id.clone())
+                .collect();
+            self.prepare_retry(txn, &finished).await?
+        } else {
+            Default::default()
+        };
         let mut changed = Vec::with_capacity(targets.len());
         let mut deltas = CountDeltas::default();
         let mut woken: Vec<Signal> = Vec::new();
+        let mut settling = Vec::new();
         for target in &targets {
             let from: JobState =
                 target
@@ -145,11 +161,20 @@ impl Store {
                         crate::Error::Internal(err.to_string())
                     })?;
             let to = match action {
+                JobAction::Retry if blocked.contains_key(&target.id) => Some(JobState::Blocked),
                 JobAction::Retry => Some(JobState::Pending),
                 JobAction::Complete => Some(JobState::Completed),
                 JobAction::Delete => None,
             };
             deltas.moved(&target.queue, Some(from), to, 1);
+            if action != JobAction::Retry && (target.has_dependents || target.scoped) {
+                settling.push(Change {
+                    id: target.id.clone(),
+                    to,
+                    has_dependents: target.has_dependents,
+                    scoped: target.scoped,
+                });
+            }
             if action == JobAction::Retry {
                 let signal = Signal::Put(target.queue.clone());
                 if !woken.contains(&signal) {
@@ -178,6 +203,7 @@ impl Store {
                         // An operator's retry runs now: a dispatch deadline
                         // (past, for an expired job) no longer applies.
                         "UPDATE jobs SET run_at = $1, ended_at = NULL, dispatch_by = NULL, \
+                         deps_left = 0, \
                          attempt = CASE WHEN state = 'retrying' THEN attempt ELSE 0 END, \
                          last_error = CASE WHEN state = 'retrying' THEN last_error ELSE NULL END, \
                          abort_requested = FALSE, state = 'pending' WHERE id {by_id}"
@@ -185,6 +211,21 @@ impl Store {
                     with_now(target_ids),
                 ))
                 .await?;
+                if !blocked.is_empty() {
+                    let mut values: Vec<Value> = Vec::with_capacity(blocked.len() * 2);
+                    for (id, left) in &blocked {
+                        values.extend([id.clone().into(), (*left).into()]);
+                    }
+                    txn.execute_raw(self.stmt(
+                        &format!(
+                            "UPDATE jobs SET state = 'blocked', deps_left = v.column2 \
+                             FROM (VALUES {}) AS v WHERE jobs.id = v.column1",
+                            value_rows(1, blocked.len(), 2)
+                        ),
+                        values,
+                    ))
+                    .await?;
+                }
             }
             JobAction::Complete => {
                 txn.execute_raw(self.stmt(
@@ -195,7 +236,7 @@ impl Store {
             }
             JobAction::Delete => {
                 let ids_only = placeholders(1, target_ids.len());
-                for table in ["job_attempts", "job_logs"] {
+                for table in ["job_attempts", "job_logs", "job_edges", "job_scopes"] {
                     txn.execute_raw(self.stmt(
                         &format!("DELETE FROM {table} WHERE job_id IN ({ids_only})"),
                         target_ids.clone(),
@@ -209,6 +250,8 @@ impl Store {
                 .await?;
             }
         }
+        self.settle(txn, settling, now, &mut deltas, &mut woken)
+            .await?;
         deltas.apply(self, txn).await?;
         self.signal(txn, &woken).await?;
         Ok(changed)

@@ -13,10 +13,12 @@
 //! rounds; [`signal`] tells other processes what changed; [`gauges`] reads
 //! what the metrics' gauges show; [`expire`] ends jobs past their dispatch
 //! deadline; [`retention`] prunes terminal jobs beyond a
-//! queue's limits.
+//! queue's limits; [`deps`] writes dependency edges and scopes and settles
+//! them when jobs end.
 
 pub mod claim;
 pub mod control;
+pub mod deps;
 pub mod dialect;
 pub mod expire;
 pub mod finish;
@@ -78,6 +80,8 @@ pub struct Store {
     url: Arc<str>,
     /// Rows inserted since planner statistics were last refreshed.
     inserted_since_analyze: Arc<AtomicU64>,
+    /// This process's queue runners, woken by put signals.
+    wakers: Arc<signal::Wakers>,
 }
 
 // By hand: the URL may hold a password.
@@ -215,6 +219,7 @@ impl Store {
                 dialect: Dialect::Sqlite,
                 url: url.into(),
                 inserted_since_analyze: Arc::default(),
+                wakers: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             if !(MIN_POSTGRES_POOL..=MAX_POSTGRES_POOL).contains(&options.postgres_pool) {
@@ -238,6 +243,7 @@ impl Store {
                 dialect: Dialect::Postgres,
                 url: url.into(),
                 inserted_since_analyze: Arc::default(),
+                wakers: Arc::default(),
             })
         } else {
             Err(Error::InvalidInput {
@@ -247,6 +253,11 @@ impl Store {
                 ),
             })
         }
+    }
+
+    /// This process's queue runners' wake-ups.
+    pub fn wakers(&self) -> &signal::Wakers {
+        &self.wakers
     }
 
     /// Which database this is, and how its SQL differs.

@@ -12,7 +12,7 @@ use crate::spec::JobInsert;
 use crate::state::JobState;
 
 /// Values bound per inserted row.
-const WIDTH: usize = 13;
+const WIDTH: usize = 14;
 
 /// What [`Store::insert_rows`] did.
 enum Insert<'a> {
@@ -90,6 +90,16 @@ impl Store {
         }
         self.ensure_queues(txn, new_queues, &QueueSettings::default(), now)
             .await?;
+        let plan = self.plan_starts(txn, &unique).await?;
+        if ignore_duplicates && !plan.depended_on.is_empty() {
+            // A skipped duplicate would leave its dependents waiting on a
+            // job that never learns of them.
+            return Err(Error::InvalidInput {
+                field: "depends_on",
+                reason: "a put that skips duplicates cannot depend on jobs of the same put"
+                    .to_owned(),
+            });
+        }
         let mut inserted = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(self.dialect().insert_rows()) {
             let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * WIDTH);
@@ -108,14 +118,24 @@ impl Store {
                     job.created_at.into(),
                     job.run_at.into(),
                     job.dispatch_by.into(),
+                    job.dependency.clone().into(),
                 ]);
             }
-            // Constant columns are literals, so each row binds only what varies.
-            let rows = (0..chunk.len())
-                .map(|row| {
+            // Constant columns and the few values of fixed vocabularies
+            // (state, counts, flags) are literals, so each row binds only
+            // the values callers choose.
+            let rows = chunk
+                .iter()
+                .enumerate()
+                .map(|(row, job)| {
                     format!(
-                        "({}, 'pending', 0, 0, FALSE, 0)",
-                        placeholders(1 + row * WIDTH, WIDTH)
+                        "({}, '{}', 0, 0, FALSE, 0, {}, '{}', {}, {})",
+                        placeholders(1 + row * WIDTH, WIDTH),
+                        plan.state(job).as_str(),
+                        plan.starts.get(&job.id).map_or(0, |start| start.deps_left),
+                        job.on_dependency_failure.as_str(),
+                        sql_bool(plan.depended_on.contains(&job.id)),
+                        sql_bool(!job.scopes.is_empty()),
                     )
                 })
                 .collect::<Vec<_>>()
@@ -123,7 +143,8 @@ impl Store {
             let sql = format!(
                 "INSERT INTO jobs (id, queue, job_type, type_version, payload, priority, \
                  max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, created_at, run_at, \
-                 dispatch_by, state, attempt, claim_count, abort_requested, progress) \
+                 dispatch_by, dependency, state, attempt, claim_count, abort_requested, progress, \
+                 deps_left, on_dependency_failure, has_dependents, scoped) \
                  VALUES {rows}{}",
                 if ignore_duplicates {
                     " ON CONFLICT (id) DO NOTHING RETURNING id"
@@ -156,15 +177,18 @@ impl Store {
                 }
             }
         }
-        let mut per_queue: BTreeMap<&str, i64> = BTreeMap::new();
+        self.insert_links(txn, &inserted, &plan, now).await?;
+        let mut per_queue: BTreeMap<(&str, JobState), i64> = BTreeMap::new();
         for job in &inserted {
-            *per_queue.entry(&job.queue).or_default() += 1;
+            *per_queue.entry((&job.queue, plan.state(job))).or_default() += 1;
         }
         let mut deltas = CountDeltas::default();
         let mut signals = Vec::with_capacity(per_queue.len());
-        for (queue, n) in per_queue {
-            deltas.moved(queue, None, Some(JobState::Pending), n);
-            signals.push(Signal::Put(queue.to_owned()));
+        for ((queue, state), n) in per_queue {
+            deltas.moved(queue, None, Some(state), n);
+            if state == JobState::Pending {
+                signals.push(Signal::Put(queue.to_owned()));
+            }
         }
         deltas.apply(self, txn).await?;
         self.signal(txn, &signals).await?;
@@ -188,4 +212,9 @@ impl Store {
         .await?;
         Ok(found.map_or_else(|| jobs[0].id.clone(), |row| row.id))
     }
+}
+
+/// A boolean as an SQL literal both backends read.
+fn sql_bool(value: bool) -> &'static str {
+    if value { "TRUE" } else { "FALSE" }
 }

@@ -1,15 +1,18 @@
 //! Reads: one job with its history, and filtered pages of jobs.
 
+use std::collections::HashMap;
+
 use sea_orm::FromQueryResult;
 
-use super::Store;
+use super::{Store, placeholders};
 use crate::clock::from_us;
 use crate::error::{Error, Result};
 use crate::record::{Attempt, JobFilter, JobRecord, LogLine};
 
 const JOB_COLUMNS: &str = "id, queue, job_type, type_version, state, payload, priority, attempt, \
     max_attempts, max_time_ms, created_at, run_at, dispatch_by, started_at, ended_at, owner, \
-    last_error, progress, progress_message, claim_count";
+    last_error, progress, progress_message, claim_count, deps_left, on_dependency_failure, \
+    dependency, scoped";
 
 #[derive(FromQueryResult)]
 struct JobRow {
@@ -33,10 +36,20 @@ struct JobRow {
     progress: i32,
     progress_message: Option<String>,
     claim_count: i32,
+    deps_left: i32,
+    on_dependency_failure: String,
+    dependency: Option<String>,
+    scoped: bool,
 }
 
 impl JobRow {
     fn into_record(self) -> Result<JobRecord> {
+        let dependency = match &self.dependency {
+            None => Default::default(),
+            Some(json) => serde_json::from_str(json).map_err(|err| {
+                Error::Internal(format!("job {:?}: stored dependency: {err}", self.id))
+            })?,
+        };
         Ok(JobRecord {
             state: self
                 .state
@@ -63,6 +76,12 @@ impl JobRow {
             progress: self.progress,
             progress_message: self.progress_message,
             claim_count: self.claim_count,
+            depends_on: Vec::new(),
+            deps_left: self.deps_left,
+            on_dependency_failure: self.on_dependency_failure.parse()?,
+            dependency,
+            scopes: Vec::new(),
+            enqueue_scopes: Vec::new(),
         })
     }
 }
@@ -70,14 +89,76 @@ impl JobRow {
 impl Store {
     /// One job, or `None`.
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>> {
-        JobRow::find_by_statement(self.stmt(
+        let rows: Vec<JobRow> = JobRow::find_by_statement(self.stmt(
             &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
             vec![id.into()],
         ))
-        .one(&self.read)
-        .await?
-        .map(JobRow::into_record)
-        .transpose()
+        .all(&self.read)
+        .await?;
+        Ok(self.records(rows).await?.pop())
+    }
+
+    /// Records from rows, with their edges and scopes.
+    async fn records(&self, rows: Vec<JobRow>) -> Result<Vec<JobRecord>> {
+        #[derive(FromQueryResult)]
+        struct Link {
+            job_id: String,
+            name: String,
+            kind: String,
+        }
+        let scoped: Vec<sea_orm::Value> = rows
+            .iter()
+            .filter(|row| row.scoped)
+            .map(|row| row.id.clone().into())
+            .collect();
+        let mut records: Vec<JobRecord> = rows
+            .into_iter()
+            .map(JobRow::into_record)
+            .collect::<Result<_>>()?;
+        if records.is_empty() {
+            return Ok(records);
+        }
+        let ids: Vec<sea_orm::Value> = records.iter().map(|r| r.id.clone().into()).collect();
+        // Edges are read for every job (there is no flag for having them;
+        // a primary-key probe per job), scopes only for the scoped ones.
+        let mut links = Link::find_by_statement(self.stmt(
+            &format!(
+                "SELECT job_id, depends_on AS name, 'edge' AS kind FROM job_edges \
+                 WHERE job_id IN ({}) ORDER BY job_id, depends_on",
+                placeholders(1, ids.len())
+            ),
+            ids,
+        ))
+        .all(&self.read)
+        .await?;
+        if !scoped.is_empty() {
+            links.extend(
+                Link::find_by_statement(self.stmt(
+                    &format!(
+                        "SELECT job_id, scope AS name, kind FROM job_scopes \
+                         WHERE job_id IN ({}) ORDER BY job_id, scope",
+                        placeholders(1, scoped.len())
+                    ),
+                    scoped,
+                ))
+                .all(&self.read)
+                .await?,
+            );
+        }
+        let index: HashMap<String, usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        for link in links {
+            let record = &mut records[index[&link.job_id]];
+            match link.kind.as_str() {
+                "edge" => record.depends_on.push(link.name),
+                "enqueue" => record.enqueue_scopes.push(link.name),
+                _ => record.scopes.push(link.name),
+            }
+        }
+        Ok(records)
     }
 
     /// A job's finished attempts, oldest first.
@@ -143,12 +224,10 @@ impl Store {
             "SELECT {JOB_COLUMNS} FROM jobs WHERE {condition} ORDER BY id LIMIT ${}",
             values.len()
         );
-        JobRow::find_by_statement(self.stmt(&sql, values))
+        let rows = JobRow::find_by_statement(self.stmt(&sql, values))
             .all(&self.read)
-            .await?
-            .into_iter()
-            .map(JobRow::into_record)
-            .collect()
+            .await?;
+        self.records(rows).await
     }
 }
 

@@ -7,9 +7,14 @@
 //! Signals are a speed-up, never the only path: runners poll, the lock
 //! keeper, the abort watch and the scheduler read the database, so a signal lost while the
 //! listener reconnects delays work by at most a poll interval. On SQLite
-//! (one process) they are not sent at all.
+//! they are not sent between processes; put signals wake this process's
+//! runners directly (before the commit, which is harmless: SQLite's one
+//! writer connection makes the woken claim wait for it).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
 
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DbErr, RuntimeErr, Value};
@@ -56,11 +61,45 @@ impl Signal {
     }
 }
 
+/// One wake-up per queue for this process's runners.
+#[derive(Debug, Default)]
+pub struct Wakers(Mutex<HashMap<String, Arc<Notify>>>);
+
+impl Wakers {
+    /// The wake-up of `queue`'s runner.
+    pub fn get(&self, queue: &str) -> Arc<Notify> {
+        let mut wakers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        wakers.entry(queue.to_owned()).or_default().clone()
+    }
+
+    /// Wakes `queue`'s runner (or its next wait, if it is busy).
+    pub fn wake(&self, queue: &str) {
+        self.get(queue).notify_one();
+    }
+
+    /// Wakes every runner.
+    pub fn wake_all(&self) {
+        let wakers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for waker in wakers.values() {
+            waker.notify_one();
+        }
+    }
+}
+
 impl Store {
     /// Sends `signals` on `conn` (a transaction: delivered at commit). One
-    /// statement for all of them; nothing on SQLite.
+    /// statement for all of them; on SQLite, put signals wake this
+    /// process's runners and the others are not sent.
     pub async fn signal(&self, conn: &impl ConnectionTrait, signals: &[Signal]) -> Result<()> {
-        if !self.dialect().signals() || signals.is_empty() {
+        if !self.dialect().signals() {
+            for signal in signals {
+                if let Signal::Put(queue) = signal {
+                    self.wakers().wake(queue);
+                }
+            }
+            return Ok(());
+        }
+        if signals.is_empty() {
             return Ok(());
         }
         let calls = placeholders(2, signals.len())

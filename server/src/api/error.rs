@@ -84,6 +84,7 @@ impl From<amboy::Error> for ApiError {
             }
             E::DuplicateJob(_) | E::DuplicateSchedule(_) => (StatusCode::CONFLICT, "duplicate"),
             E::InvalidState { .. } => (StatusCode::CONFLICT, "invalid_state"),
+            E::ScopeHeld { .. } => (StatusCode::CONFLICT, "scope_held"),
             E::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             E::ShellJobsDisabled => (StatusCode::UNPROCESSABLE_ENTITY, "shell_jobs_disabled"),
             E::Database(_) | E::Internal(_) => {

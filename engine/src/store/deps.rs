@@ -1,0 +1,767 @@
+//! Dependencies and scopes in the store.
+//!
+//! Put: [`Store::plan_starts`] locks and reads the jobs a put depends on
+//! and decides how each new job starts (pending, blocked, or failed when a
+//! dependency already failed); [`Store::insert_links`] writes the edges and
+//! scopes. Afterwards every change that ends a job, or takes it off a
+//! worker, goes through [`Store::settle`] in its own transaction: the
+//! job's scopes are released, and its dependents are resolved — the last
+//! edge completing makes a dependent pending, an edge ending otherwise
+//! fails it (cascading) unless its policy says run anyway.
+//!
+//! `jobs.has_dependents` and `jobs.scoped` are set only on the jobs that
+//! have either, so for every other job settling costs nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, SqlErr, Value};
+
+use super::signal::Signal;
+use super::{CountDeltas, Store, placeholders, value_rows};
+use crate::dependency::{OnDependencyFailure, ScopeKind, topological_order};
+use crate::error::{Error, Result};
+use crate::spec::JobInsert;
+use crate::state::JobState;
+
+/// Ids per `IN (…)` list.
+const CHUNK: usize = 500;
+
+/// True for a job (of table `jobs`) none of whose dispatch scopes another
+/// job holds: the claim and the runner's next-due time skip the others.
+pub(crate) const SCOPES_FREE: &str = "(NOT jobs.scoped OR NOT EXISTS (\
+    SELECT 1 FROM job_scopes m JOIN job_scopes h ON h.scope = m.scope AND h.held \
+    WHERE m.job_id = jobs.id AND m.kind = 'dispatch'))";
+
+/// How a new job with dependencies starts.
+#[derive(Debug, Clone)]
+pub(crate) struct Start {
+    /// Pending, blocked, or failed.
+    pub state: JobState,
+    /// Edges not yet met.
+    pub deps_left: i32,
+    /// Why it failed at once: a dependency had already failed.
+    pub error: Option<String>,
+    /// Its edges, each with whether it is already resolved.
+    pub edges: Vec<(String, bool)>,
+}
+
+/// How a put's jobs start.
+#[derive(Debug, Default)]
+pub(crate) struct StartPlan {
+    /// The jobs with edges, by id.
+    pub starts: HashMap<String, Start>,
+    /// Ids of the put that other jobs of the put depend on.
+    pub depended_on: HashSet<String>,
+}
+
+impl StartPlan {
+    /// The state `job` is inserted in.
+    pub fn state(&self, job: &JobInsert) -> JobState {
+        self.starts
+            .get(&job.id)
+            .map_or(JobState::Pending, |start| start.state)
+    }
+}
+
+/// What an edge's job becoming `state` (`None`: deleted) means to a
+/// dependent with `policy`: `Ok(true)` met, `Ok(false)` not yet, `Err`
+/// the dependent fails with this reason.
+fn edge_effect(
+    depends_on: &str,
+    state: Option<JobState>,
+    policy: OnDependencyFailure,
+) -> std::result::Result<bool, String> {
+    match state {
+        Some(JobState::Completed) => Ok(true),
+        Some(state) if !state.is_terminal() => Ok(false),
+        _ if policy == OnDependencyFailure::Run => Ok(true),
+        Some(state) => Err(format!("dependency {depends_on:?} is {state}")),
+        None => Err(format!(
+            "dependency {depends_on:?} was deleted before it finished"
+        )),
+    }
+}
+
+/// A job whose state a transaction just changed, for [`Store::settle`].
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    /// The job.
+    pub id: String,
+    /// Its new state; `None` when it was deleted.
+    pub to: Option<JobState>,
+    /// Whether other jobs have edges to it.
+    pub has_dependents: bool,
+    /// Whether it has scopes.
+    pub scoped: bool,
+}
+
+#[derive(FromQueryResult)]
+struct IdState {
+    id: String,
+    state: String,
+}
+
+fn parse_state(state: &str) -> Result<JobState> {
+    state
+        .parse()
+        .map_err(|err: crate::state::UnknownState| Error::Internal(err.to_string()))
+}
+
+impl Store {
+    /// Locks and reads the stored jobs that `jobs` depend on (marking them
+    /// as having dependents, so their end settles the new edges), refuses
+    /// unknown ids and cycles, and decides how each job with edges starts.
+    pub(crate) async fn plan_starts(
+        &self,
+        txn: &DatabaseTransaction,
+        jobs: &[&JobInsert],
+    ) -> Result<StartPlan> {
+        let mut plan = StartPlan::default();
+        if jobs.iter().all(|job| job.depends_on.is_empty()) {
+            return Ok(plan);
+        }
+        let in_put: HashSet<&str> = jobs.iter().map(|job| job.id.as_str()).collect();
+        let stored: BTreeSet<&str> = jobs
+            .iter()
+            .flat_map(|job| job.depends_on.iter().map(String::as_str))
+            .filter(|id| !in_put.contains(id))
+            .collect();
+        let stored: Vec<&str> = stored.into_iter().collect();
+        // The update locks them: a finish of one waits for this put to
+        // commit and then sees its edges; one committed before is seen here
+        // as a terminal state.
+        let mut states: HashMap<String, JobState> = HashMap::with_capacity(stored.len());
+        for chunk in stored.chunks(CHUNK) {
+            let rows = IdState::find_by_statement(self.stmt(
+                &format!(
+                    "UPDATE jobs SET has_dependents = TRUE WHERE id IN ({}) RETURNING id, state",
+                    placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|id| (*id).into()).collect(),
+            ))
+            .all(txn)
+            .await?;
+            for row in rows {
+                states.insert(row.id, parse_state(&row.state)?);
+            }
+        }
+        for job in jobs {
+            if let Some(missing) = job
+                .depends_on
+                .iter()
+                .find(|id| !in_put.contains(id.as_str()) && !states.contains_key(id.as_str()))
+            {
+                return Err(Error::UnknownDependency {
+                    id: job.id.clone(),
+                    depends_on: missing.clone(),
+                });
+            }
+        }
+        let graph: Vec<(&str, &[String])> = jobs
+            .iter()
+            .map(|job| (job.id.as_str(), job.depends_on.as_slice()))
+            .collect();
+        for i in topological_order(&graph)? {
+            let job = jobs[i];
+            if job.depends_on.is_empty() {
+                continue;
+            }
+            let mut deps_left = 0;
+            let mut error = None;
+            let mut edges = Vec::with_capacity(job.depends_on.len());
+            for edge in &job.depends_on {
+                let state = if in_put.contains(edge.as_str()) {
+                    plan.depended_on.insert(edge.clone());
+                    plan.starts
+                        .get(edge)
+                        .map_or(JobState::Pending, |start| start.state)
+                } else {
+                    states[edge]
+                };
+                let resolved = match edge_effect(edge, Some(state), job.on_dependency_failure) {
+                    Ok(met) => met,
+                    Err(reason) => {
+                        error.get_or_insert(reason);
+                        true
+                    }
+                };
+                if !resolved {
+                    deps_left += 1;
+                }
+                edges.push((edge.clone(), resolved));
+            }
+            let state = match (&error, deps_left) {
+                (Some(_), _) => JobState::Failed,
+                (None, 0) => JobState::Pending,
+                (None, _) => JobState::Blocked,
+            };
+            plan.starts.insert(
+                job.id.clone(),
+                Start {
+                    state,
+                    deps_left,
+                    error,
+                    edges,
+                },
+            );
+        }
+        Ok(plan)
+    }
+
+    /// Writes the edges and scopes of the `inserted` jobs, and the error of
+    /// those that failed at once. An enqueue scope held by an unfinished
+    /// job refuses the put.
+    pub(crate) async fn insert_links(
+        &self,
+        txn: &DatabaseTransaction,
+        inserted: &[&JobInsert],
+        plan: &StartPlan,
+        now: i64,
+    ) -> Result<()> {
+        let mut edges: Vec<Value> = Vec::new();
+        let mut failed: Vec<Value> = vec![now.into()];
+        for job in inserted {
+            let Some(start) = plan.starts.get(&job.id) else {
+                continue;
+            };
+            for (depends_on, resolved) in &start.edges {
+                edges.extend([
+                    job.id.clone().into(),
+                    depends_on.clone().into(),
+                    (*resolved).into(),
+                ]);
+            }
+            if let Some(error) = &start.error {
+                failed.extend([job.id.clone().into(), error.clone().into()]);
+            }
+        }
+        for chunk in edges.chunks(3 * CHUNK) {
+            txn.execute_raw(self.stmt(
+                &format!(
+                    "INSERT INTO job_edges (job_id, depends_on, resolved) VALUES {}",
+                    value_rows(1, chunk.len() / 3, 3)
+                ),
+                chunk.to_vec(),
+            ))
+            .await?;
+        }
+        if failed.len() > 1 {
+            txn.execute_raw(self.stmt(
+                &format!(
+                    "UPDATE jobs SET ended_at = $1, last_error = v.column2 \
+                     FROM (VALUES {}) AS v WHERE jobs.id = v.column1",
+                    value_rows(2, (failed.len() - 1) / 2, 2)
+                ),
+                failed,
+            ))
+            .await?;
+        }
+        self.insert_scopes(txn, inserted, plan).await
+    }
+
+    async fn insert_scopes(
+        &self,
+        txn: &DatabaseTransaction,
+        inserted: &[&JobInsert],
+        plan: &StartPlan,
+    ) -> Result<()> {
+        // (scope, job, kind, held now)
+        let mut rows: Vec<(&str, &str, ScopeKind, bool)> = Vec::new();
+        let mut claimed: HashMap<&str, &str> = HashMap::new();
+        for job in inserted {
+            let held = plan.state(job) != JobState::Failed;
+            for (scope, kind) in &job.scopes {
+                let held = held && *kind == ScopeKind::Enqueue;
+                if held && let Some(holder) = claimed.insert(scope, &job.id) {
+                    return Err(Error::ScopeHeld {
+                        scope: scope.clone(),
+                        holder: holder.to_owned(),
+                    });
+                }
+                rows.push((scope, &job.id, *kind, held));
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let wanted: Vec<&str> = claimed.keys().copied().collect();
+        if let Some((scope, holder)) = self.scope_holders(txn, &wanted).await?.into_iter().next() {
+            return Err(Error::ScopeHeld { scope, holder });
+        }
+        for chunk in rows.chunks(CHUNK) {
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
+            for (scope, job, kind, held) in chunk {
+                values.extend([
+                    (*job).into(),
+                    (*scope).into(),
+                    kind.as_str().into(),
+                    (*held).into(),
+                ]);
+            }
+            let insert = txn
+                .execute_raw(self.stmt(
+                    &format!(
+                        "INSERT INTO job_scopes (job_id, scope, kind, held) VALUES {}",
+                        value_rows(1, chunk.len(), 4)
+                    ),
+                    values,
+                ))
+                .await;
+            match insert {
+                Ok(_) => {}
+                // Another process's put took one between our check and now.
+                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    return Err(Error::ScopeHeld {
+                        scope: wanted.join(", "),
+                        holder: "a job put at the same moment".to_owned(),
+                    });
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The jobs holding any of `scopes`, as (scope, job).
+    async fn scope_holders(
+        &self,
+        conn: &impl ConnectionTrait,
+        scopes: &[&str],
+    ) -> Result<Vec<(String, String)>> {
+        #[derive(FromQueryResult)]
+        struct Holder {
+            scope: String,
+            job_id: String,
+        }
+        let mut found = Vec::new();
+        for chunk in scopes.chunks(CHUNK) {
+            let rows = Holder::find_by_statement(self.stmt(
+                &format!(
+                    "SELECT scope, job_id FROM job_scopes WHERE held AND scope IN ({}) \
+                     ORDER BY scope",
+                    placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|s| (*s).into()).collect(),
+            ))
+            .all(conn)
+            .await?;
+            found.extend(rows.into_iter().map(|row| (row.scope, row.job_id)));
+        }
+        Ok(found)
+    }
+
+    /// After `changes` in `txn`: releases the scopes the jobs no longer
+    /// hold (dispatch scopes when they stop running; all when they end)
+    /// and resolves the dependents of those that ended, cascading through
+    /// dependents that fail in turn. Moves the counters and wakes the
+    /// queues of jobs that may now run.
+    pub(crate) async fn settle(
+        &self,
+        txn: &DatabaseTransaction,
+        changes: Vec<Change>,
+        now: i64,
+        deltas: &mut CountDeltas,
+        signals: &mut Vec<Signal>,
+    ) -> Result<()> {
+        let mut changes = changes;
+        while !changes.is_empty() {
+            let mut released_all = Vec::new();
+            let mut released_dispatch = Vec::new();
+            let mut ended: Vec<(String, Option<JobState>)> = Vec::new();
+            for change in changes {
+                let ends = change.to.is_none_or(JobState::is_terminal);
+                if change.scoped {
+                    if ends {
+                        released_all.push(change.id.clone());
+                    } else {
+                        released_dispatch.push(change.id.clone());
+                    }
+                }
+                if change.has_dependents && ends {
+                    ended.push((change.id, change.to));
+                }
+            }
+            self.release_scopes(txn, &released_all, false, signals)
+                .await?;
+            self.release_scopes(txn, &released_dispatch, true, signals)
+                .await?;
+            changes = self.resolve_dependents(txn, &ended, now, deltas, signals).await?;
+        }
+        Ok(())
+    }
+
+    /// Releases the held scopes of `jobs` (only dispatch scopes when
+    /// `dispatch_only`) and wakes the queues of pending jobs waiting for one.
+    async fn release_scopes(
+        &self,
+        txn: &DatabaseTransaction,
+        jobs: &[String],
+        dispatch_only: bool,
+        signals: &mut Vec<Signal>,
+    ) -> Result<()> {
+        #[derive(FromQueryResult)]
+        struct Scope {
+            scope: String,
+        }
+        #[derive(FromQueryResult)]
+        struct Queue {
+            queue: String,
+        }
+        let kind = if dispatch_only {
+            " AND kind = 'dispatch'"
+        } else {
+            ""
+        };
+        for chunk in jobs.chunks(CHUNK) {
+            let released = Scope::find_by_statement(self.stmt(
+                &format!(
+                    "UPDATE job_scopes SET held = FALSE WHERE job_id IN ({}) AND held{kind} \
+                     RETURNING scope",
+                    placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|id| id.clone().into()).collect(),
+            ))
+            .all(txn)
+            .await?;
+            if released.is_empty() {
+                continue;
+            }
+            let queues = Queue::find_by_statement(self.stmt(
+                &format!(
+                    "SELECT DISTINCT j.queue FROM job_scopes s JOIN jobs j ON j.id = s.job_id \
+                     WHERE s.scope IN ({}) AND s.kind = 'dispatch' AND NOT s.held \
+                     AND j.state = 'pending'",
+                    placeholders(1, released.len())
+                ),
+                released.into_iter().map(|s| s.scope.into()).collect(),
+            ))
+            .all(txn)
+            .await?;
+            push_wakes(signals, queues.into_iter().map(|q| q.queue));
+        }
+        Ok(())
+    }
+
+    /// Resolves the unresolved edges to `ended` jobs. Returns the
+    /// dependents that failed because of them (to settle in turn).
+    async fn resolve_dependents(
+        &self,
+        txn: &DatabaseTransaction,
+        ended: &[(String, Option<JobState>)],
+        now: i64,
+        deltas: &mut CountDeltas,
+        signals: &mut Vec<Signal>,
+    ) -> Result<Vec<Change>> {
+        #[derive(FromQueryResult)]
+        struct Edge {
+            job_id: String,
+            depends_on: String,
+            queue: String,
+            state: String,
+            on_dependency_failure: String,
+            has_dependents: bool,
+            scoped: bool,
+        }
+        let how: HashMap<&str, Option<JobState>> =
+            ended.iter().map(|(id, to)| (id.as_str(), *to)).collect();
+        let mut cascade = Vec::new();
+        for chunk in ended.chunks(CHUNK) {
+            let ids: Vec<Value> = chunk.iter().map(|(id, _)| id.clone().into()).collect();
+            let list = placeholders(1, chunk.len());
+            // Locked in id order: two processes settling edges of one
+            // dependent take turns instead of deadlocking.
+            let edges = Edge::find_by_statement(self.stmt(
+                &format!(
+                    "SELECT e.job_id, e.depends_on, j.queue, j.state, j.on_dependency_failure, \
+                     j.has_dependents, j.scoped \
+                     FROM job_edges e JOIN jobs j ON j.id = e.job_id \
+                     WHERE e.depends_on IN ({list}) AND NOT e.resolved \
+                     ORDER BY e.job_id{}",
+                    self.dialect().row_lock()
+                ),
+                ids.clone(),
+            ))
+            .all(txn)
+            .await?;
+            if edges.is_empty() {
+                continue;
+            }
+            txn.execute_raw(self.stmt(
+                &format!(
+                    "UPDATE job_edges SET resolved = TRUE WHERE depends_on IN ({list}) \
+                     AND NOT resolved"
+                ),
+                ids,
+            ))
+            .await?;
+            // Per blocked dependent: edges met, or the first failure.
+            let mut met: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
+            let mut fails: BTreeMap<&str, (String, &Edge)> = BTreeMap::new();
+            for edge in &edges {
+                if edge.state != JobState::Blocked.as_str() {
+                    continue;
+                }
+                let policy: OnDependencyFailure = edge.on_dependency_failure.parse()?;
+                match edge_effect(&edge.depends_on, how[edge.depends_on.as_str()], policy) {
+                    Ok(true) => met.entry(&edge.job_id).or_insert((0, &edge.queue)).0 += 1,
+                    Ok(false) => {}
+                    Err(reason) => {
+                        fails.entry(&edge.job_id).or_insert((reason, edge));
+                    }
+                }
+            }
+            met.retain(|id, _| !fails.contains_key(id));
+            if !fails.is_empty() {
+                let mut values: Vec<Value> = vec![now.into()];
+                for (id, (reason, _)) in &fails {
+                    values.extend([(*id).into(), reason.clone().into()]);
+                }
+                txn.execute_raw(self.stmt(
+                    &format!(
+                        "UPDATE jobs SET state = 'failed', ended_at = $1, last_error = v.column2 \
+                         FROM (VALUES {}) AS v WHERE jobs.id = v.column1 AND jobs.state = 'blocked'",
+                        value_rows(2, fails.len(), 2)
+                    ),
+                    values,
+                ))
+                .await?;
+                for (id, (_, edge)) in fails {
+                    deltas.moved(&edge.queue, Some(JobState::Blocked), Some(JobState::Failed), 1);
+                    cascade.push(Change {
+                        id: id.to_owned(),
+                        to: Some(JobState::Failed),
+                        has_dependents: edge.has_dependents,
+                        scoped: edge.scoped,
+                    });
+                }
+            }
+            if !met.is_empty() {
+                let mut values: Vec<Value> = vec![now.into()];
+                for (id, (n, _)) in &met {
+                    values.extend([(*id).into(), (*n).into()]);
+                }
+                // The last edge met: pending, ready now (not at the run_at
+                // it was put with, which would jump the FIFO queue and count
+                // the wait for dependencies as queue latency).
+                let ready = IdState::find_by_statement(self.stmt(
+                    &format!(
+                        "UPDATE jobs SET deps_left = jobs.deps_left - v.column2, \
+                         state = CASE WHEN jobs.deps_left - v.column2 <= 0 THEN 'pending' ELSE 'blocked' END, \
+                         run_at = CASE WHEN jobs.deps_left - v.column2 <= 0 AND jobs.run_at < $1 \
+                         THEN $1 ELSE jobs.run_at END \
+                         FROM (VALUES {}) AS v WHERE jobs.id = v.column1 AND jobs.state = 'blocked' \
+                         RETURNING jobs.id, jobs.state",
+                        value_rows(2, met.len(), 2)
+                    ),
+                    values,
+                ))
+                .all(txn)
+                .await?;
+                let mut woken = Vec::new();
+                for row in ready.iter().filter(|row| row.state == "pending") {
+                    let queue = met[row.id.as_str()].1;
+                    deltas.moved(queue, Some(JobState::Blocked), Some(JobState::Pending), 1);
+                    woken.push(queue.to_owned());
+                }
+                push_wakes(signals, woken);
+            }
+        }
+        Ok(cascade)
+    }
+
+    /// Before a manual retry of finished jobs: each waits again for its
+    /// dependencies that have not completed (an edge to a job that failed
+    /// waits for that job's own retry) and takes its enqueue scopes back.
+    /// Returns the jobs that go back to `blocked`, with their unmet edges.
+    pub(crate) async fn prepare_retry(
+        &self,
+        txn: &DatabaseTransaction,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, i32>> {
+        #[derive(FromQueryResult)]
+        struct Edge {
+            job_id: String,
+            depends_on: String,
+            on_dependency_failure: String,
+            state: Option<String>,
+        }
+        let mut blocked: BTreeMap<String, i32> = BTreeMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let values: Vec<Value> = chunk.iter().map(|id| id.clone().into()).collect();
+            let list = placeholders(1, chunk.len());
+            let edges = Edge::find_by_statement(self.stmt(
+                &format!(
+                    "SELECT e.job_id, e.depends_on, j.on_dependency_failure, d.state \
+                     FROM job_edges e JOIN jobs j ON j.id = e.job_id \
+                     LEFT JOIN jobs d ON d.id = e.depends_on WHERE e.job_id IN ({list})"
+                ),
+                values.clone(),
+            ))
+            .all(txn)
+            .await?;
+            let mut resolved: Vec<Value> = Vec::with_capacity(edges.len() * 3);
+            for edge in &edges {
+                let policy: OnDependencyFailure = edge.on_dependency_failure.parse()?;
+                // A pruned dependency had ended; only completion counts.
+                let met = match edge.state.as_deref().map(parse_state).transpose()? {
+                    None => true,
+                    Some(state) => edge_effect(&edge.depends_on, Some(state), policy) == Ok(true),
+                };
+                if !met {
+                    *blocked.entry(edge.job_id.clone()).or_default() += 1;
+                }
+                resolved.extend([
+                    edge.job_id.clone().into(),
+                    edge.depends_on.clone().into(),
+                    met.into(),
+                ]);
+            }
+            for rows in resolved.chunks(3 * CHUNK) {
+                txn.execute_raw(self.stmt(
+                    &format!(
+                        "UPDATE job_edges SET resolved = v.column3 FROM (VALUES {}) AS v \
+                         WHERE job_edges.job_id = v.column1 AND job_edges.depends_on = v.column2",
+                        value_rows(1, rows.len() / 3, 3)
+                    ),
+                    rows.to_vec(),
+                ))
+                .await?;
+            }
+            self.retake_enqueue_scopes(txn, &values, &list).await?;
+        }
+        Ok(blocked)
+    }
+
+    /// Takes back the enqueue scopes of the jobs `ids` (bound as `list`),
+    /// refusing when another unfinished job holds one.
+    async fn retake_enqueue_scopes(
+        &self,
+        txn: &DatabaseTransaction,
+        ids: &[Value],
+        list: &str,
+    ) -> Result<()> {
+        #[derive(FromQueryResult)]
+        struct Wanted {
+            job_id: String,
+            scope: String,
+        }
+        let wanted = Wanted::find_by_statement(self.stmt(
+            &format!(
+                "SELECT job_id, scope FROM job_scopes WHERE job_id IN ({list}) \
+                 AND kind = 'enqueue' AND NOT held"
+            ),
+            ids.to_vec(),
+        ))
+        .all(txn)
+        .await?;
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut taken: HashMap<&str, &str> = HashMap::new();
+        for row in &wanted {
+            if let Some(holder) = taken.insert(&row.scope, &row.job_id) {
+                return Err(Error::ScopeHeld {
+                    scope: row.scope.clone(),
+                    holder: holder.to_owned(),
+                });
+            }
+        }
+        let scopes: Vec<&str> = taken.keys().copied().collect();
+        if let Some((scope, holder)) = self.scope_holders(txn, &scopes).await?.into_iter().next() {
+            return Err(Error::ScopeHeld { scope, holder });
+        }
+        let update = txn
+            .execute_raw(self.stmt(
+                &format!(
+                    "UPDATE job_scopes SET held = TRUE WHERE job_id IN ({list}) \
+                     AND kind = 'enqueue'"
+                ),
+                ids.to_vec(),
+            ))
+            .await;
+        match update {
+            Ok(_) => Ok(()),
+            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                Err(Error::ScopeHeld {
+                    scope: scopes.join(", "),
+                    holder: "a job put at the same moment".to_owned(),
+                })
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Takes the dispatch scopes of the claimed jobs `scoped`, in claim
+    /// order; a job whose scope an earlier one of the batch took is handed
+    /// back. Returns the ids handed back, or `None` when another process
+    /// took one of the scopes first (the claim must be rolled back).
+    pub(crate) async fn take_dispatch_scopes(
+        &self,
+        txn: &DatabaseTransaction,
+        scoped: &[&str],
+    ) -> Result<Option<Vec<String>>> {
+        #[derive(FromQueryResult)]
+        struct Wanted {
+            job_id: String,
+            scope: String,
+        }
+        let mut by_job: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in scoped.chunks(CHUNK) {
+            let rows = Wanted::find_by_statement(self.stmt(
+                &format!(
+                    "SELECT job_id, scope FROM job_scopes WHERE job_id IN ({}) \
+                     AND kind = 'dispatch'",
+                    placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|id| (*id).into()).collect(),
+            ))
+            .all(txn)
+            .await?;
+            for row in rows {
+                by_job.entry(row.job_id).or_default().push(row.scope);
+            }
+        }
+        let mut taken: HashSet<&str> = HashSet::new();
+        let mut keep: Vec<Value> = Vec::new();
+        let mut hand_back = Vec::new();
+        for id in scoped {
+            let scopes = by_job.get(*id).map(Vec::as_slice).unwrap_or_default();
+            if scopes.iter().any(|scope| taken.contains(scope.as_str())) {
+                hand_back.push((*id).to_owned());
+            } else {
+                taken.extend(scopes.iter().map(String::as_str));
+                keep.push((*id).into());
+            }
+        }
+        for chunk in keep.chunks(CHUNK) {
+            let update = txn
+                .execute_raw(self.stmt(
+                    &format!(
+                        "UPDATE job_scopes SET held = TRUE WHERE kind = 'dispatch' \
+                         AND job_id IN ({})",
+                        placeholders(1, chunk.len())
+                    ),
+                    chunk.to_vec(),
+                ))
+                .await;
+            match update {
+                Ok(_) => {}
+                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                    return Ok(None);
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(Some(hand_back))
+    }
+}
+
+/// Adds a put signal for each of `queues` not signalled yet.
+fn push_wakes(signals: &mut Vec<Signal>, queues: impl IntoIterator<Item = String>) {
+    for queue in queues {
+        let signal = Signal::Put(queue);
+        if !signals.contains(&signal) {
+            signals.push(signal);
+        }
+    }
+}
