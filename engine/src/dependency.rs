@@ -92,15 +92,18 @@ pub enum Dependency {
     /// Skip when `path` exists: the job creates it, and it is there.
     CreateFile {
         /// The file the job creates.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         path: PathBuf,
     },
     /// Run when a target is missing or older than the newest source;
     /// skip when every target is at least as new as every source (make).
     LocalFile {
         /// The files the job writes.
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
         targets: Vec<PathBuf>,
         /// The files it reads.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
         sources: Vec<PathBuf>,
     },
 }
@@ -138,6 +141,15 @@ impl Dependency {
         }
         if paths.iter().any(|path| path.as_os_str().is_empty()) {
             return Err(invalid("dependency", "a path is empty"));
+        }
+        if let Some(path) = paths
+            .iter()
+            .find(|path| path.to_string_lossy().chars().any(char::is_control))
+        {
+            return Err(invalid(
+                "dependency",
+                format!("{path:?} contains control characters"),
+            ));
         }
         Ok(())
     }
@@ -282,7 +294,11 @@ pub(crate) fn validate_scopes(
 /// put it depends on. `jobs` is (id, edges); edges to ids outside `jobs`
 /// are ignored. A cycle is refused, naming its jobs.
 pub(crate) fn topological_order(jobs: &[(&str, &[String])]) -> Result<Vec<usize>> {
-    let index: HashMap<&str, usize> = jobs.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+    let index: HashMap<&str, usize> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
     let mut waiting_on = vec![0usize; jobs.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
     for (i, (_, edges)) in jobs.iter().enumerate() {
@@ -349,7 +365,12 @@ mod tests {
         assert_eq!(topological_order(&jobs).unwrap(), vec![2, 1, 0]);
 
         let (x, y, z) = (edges(&["y"]), edges(&["z"]), edges(&["x"]));
-        let jobs = [("x", &x[..]), ("y", &y[..]), ("z", &z[..]), ("free", &c[..])];
+        let jobs = [
+            ("x", &x[..]),
+            ("y", &y[..]),
+            ("z", &z[..]),
+            ("free", &c[..]),
+        ];
         let err = topological_order(&jobs).unwrap_err().to_string();
         assert!(err.contains("cycle through \"x\", \"y\", \"z\""), "{err}");
     }

@@ -183,7 +183,8 @@ impl NewJob {
 
     /// Adds enqueue scopes (held from put until the job ends).
     pub fn enqueue_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.enqueue_scopes.extend(scopes.into_iter().map(Into::into));
+        self.enqueue_scopes
+            .extend(scopes.into_iter().map(Into::into));
         self
     }
 

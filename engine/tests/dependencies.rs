@@ -158,7 +158,11 @@ async fn a_chain_of_1000_jobs_runs_in_order(backend: Backend) {
         let runs = runs_of(&key(i));
         assert_eq!(runs.len(), 1, "job {i} ran {} times", runs.len());
         if let Some(previous) = previous {
-            assert!(runs[0].start >= previous.end, "job {i} started before {} ended", i - 1);
+            assert!(
+                runs[0].start >= previous.end,
+                "job {i} started before {} ended",
+                i - 1
+            );
         }
         previous = Some(runs[0]);
     }
@@ -188,7 +192,10 @@ async fn a_diamond_joins_after_both_sides(backend: Backend) {
     assert!(rb.start >= ra.end && rc.start >= ra.end);
     assert!(rd.start >= rb.end && rd.start >= rc.end);
     // The two sides ran side by side.
-    assert!(rb.start < rc.end && rc.start < rb.end, "b and c did not overlap");
+    assert!(
+        rb.start < rc.end && rc.start < rb.end,
+        "b and c did not overlap"
+    );
     for id in [&a, &b, &c, &d] {
         assert_eq!(state(&engine, id).await, JobState::Completed);
     }
@@ -490,7 +497,10 @@ async fn enqueue_scopes_allow_one_unfinished_job(backend: Backend) {
         }
         other => panic!("expected the scope to be held, got {other:?}"),
     }
-    assert!(matches!(engine.get(&id("second")).await, Err(Error::JobNotFound(_))));
+    assert!(matches!(
+        engine.get(&id("second")).await,
+        Err(Error::JobNotFound(_))
+    ));
     let workers = engine.start_workers(only(&["e"])).await.unwrap();
     wait_state(&engine, &id("first"), JobState::Running).await;
     // Still held while it runs.

@@ -159,6 +159,27 @@ pub struct SubmitArgs {
     /// Longest an attempt may run, e.g. 30s.
     #[arg(long)]
     pub max_time: Option<String>,
+    /// A job that must complete before this one runs (repeat, or separate
+    /// ids with commas); until then the job is blocked.
+    #[arg(long, value_delimiter = ',')]
+    pub depends_on: Vec<String>,
+    /// When a dependency ends without completing: fail this job too, or
+    /// run it anyway.
+    #[arg(long, value_parser = ["fail", "run"])]
+    pub on_dependency_failure: Option<String>,
+    /// amboy's dependency manager, as JSON: {"type":"create-file","path":P}
+    /// skips the run when P exists; {"type":"local-file","targets":[…],
+    /// "sources":[…]} skips it when every target is newer than every source.
+    #[arg(long)]
+    pub dependency: Option<String>,
+    /// A dispatch scope: no two running jobs hold the same one (repeat, or
+    /// separate with commas).
+    #[arg(long, value_delimiter = ',')]
+    pub scope: Vec<String>,
+    /// An enqueue scope: no two unfinished jobs hold the same one (repeat,
+    /// or separate with commas).
+    #[arg(long, value_delimiter = ',')]
+    pub enqueue_scope: Vec<String>,
     /// Print the stored job as JSON instead of its id.
     #[arg(long)]
     pub json: bool,

@@ -349,6 +349,82 @@ async fn jobs_queues_and_schedules_work_over_http() {
     );
     let (status, workers) = call(&server, Method::GET, "/api/v1/workers", Some(VIEWER), None).await;
     assert_eq!((status, workers), (StatusCode::OK, json!([])));
+
+    // Dependencies and scopes: a batch whose second job waits for the
+    // first (in the same call) and holds an enqueue scope.
+    let (status, batch) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs/batch",
+        op,
+        Some(json!({"jobs": [
+            {"queue": "deps", "type": "noop", "id": "after", "depends_on": ["before"],
+             "on_dependency_failure": "run", "enqueue_scopes": ["report"], "scopes": ["db"],
+             "dependency": {"type": "create-file", "path": "/tmp/amboy-api-marker"}},
+            {"queue": "deps", "type": "noop", "id": "before", "delay_ms": 3_600_000}
+        ]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let (_, after) = call(
+        &server,
+        Method::GET,
+        "/api/v1/jobs/after",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(after["state"], "blocked", "{after}");
+    assert_eq!(after["depends_on"], json!(["before"]));
+    assert_eq!(after["deps_left"], 1);
+    assert_eq!(after["on_dependency_failure"], "run");
+    assert_eq!(after["scopes"], json!(["db"]));
+    assert_eq!(after["enqueue_scopes"], json!(["report"]));
+    assert_eq!(
+        after["dependency"],
+        json!({"type": "create-file", "path": "/tmp/amboy-api-marker"})
+    );
+    let (status, held) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        op,
+        Some(json!({"queue": "deps", "type": "noop", "enqueue_scopes": ["report"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, held["error"]["code"].clone()),
+        (StatusCode::CONFLICT, json!("scope_held")),
+        "{held}"
+    );
+    assert!(
+        held["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"after\"")
+    );
+    // Marking the dependency complete releases the dependent.
+    let (status, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs/before/complete",
+        op,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = call(
+        &server,
+        Method::GET,
+        "/api/v1/jobs/after",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (after["state"].clone(), after["deps_left"].clone()),
+        (json!("pending"), json!(0))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,6 +598,60 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
             Some(json!({"queue": "q", "type": "noop", "dispatch_by": "2001-01-01T00:00:00Z"})),
             StatusCode::UNPROCESSABLE_ENTITY,
             "dispatch_by",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "depends_on": ["nowhere"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "depends on \"nowhere\", which does not exist",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "id": "me", "depends_on": ["me"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cannot depend on itself",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs/batch",
+            Some(json!({"jobs": [
+                {"queue": "q", "type": "noop", "id": "x", "depends_on": ["y"]},
+                {"queue": "q", "type": "noop", "id": "y", "depends_on": ["x"]}
+            ]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "cycle through \"x\", \"y\"",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "on_dependency_failure": "maybe"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "on_dependency_failure",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(
+                json!({"queue": "q", "type": "noop", "dependency": {"type": "local-file", "targets": []}}),
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at least one target",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "dependency": {"type": "teleport"}})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "dependency",
+        ),
+        (
+            Method::POST,
+            "/api/v1/jobs",
+            Some(json!({"queue": "q", "type": "noop", "scopes": ["a", ""]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a scope is 1 to 255 bytes",
         ),
         (
             Method::PATCH,

@@ -170,6 +170,37 @@ fn submit_list_and_show() {
     let detail: serde_json::Value =
         serde_json::from_str(&cli.ok(&["jobs", "show", "job-1", "--json"])).unwrap();
     assert_eq!(detail["type"], "noop");
+
+    // A job waiting for job-1, with scopes and a dependency manager.
+    cli.ok(&[
+        "submit",
+        "--queue",
+        "emails",
+        "--type",
+        "noop",
+        "--id",
+        "job-2",
+        "--depends-on",
+        "job-1",
+        "--on-dependency-failure",
+        "run",
+        "--scope",
+        "smtp,dns",
+        "--enqueue-scope",
+        "digest",
+        "--dependency",
+        r#"{"type":"create-file","path":"/tmp/amboy-cli-marker"}"#,
+    ]);
+    let shown = cli.ok(&["jobs", "show", "job-2"]);
+    for expected in [
+        "state:     blocked",
+        "depends on: job-1 (1 waiting; on failure: run)",
+        "scopes:    dns, smtp",
+        "enqueue scopes: digest",
+        r#"dependency: {"type":"create-file","path":"/tmp/amboy-cli-marker"}"#,
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
 }
 
 #[test]
@@ -195,6 +226,42 @@ fn bad_input_is_a_clear_error_and_stores_nothing() {
         (
             vec!["submit", "--queue", "q", "--type", "noop", "--payload", "{"],
             "--payload is not JSON",
+        ),
+        (
+            vec![
+                "submit",
+                "--queue",
+                "q",
+                "--type",
+                "noop",
+                "--depends-on",
+                "ghost",
+            ],
+            "depends on \"ghost\", which does not exist",
+        ),
+        (
+            vec![
+                "submit",
+                "--queue",
+                "q",
+                "--type",
+                "noop",
+                "--dependency",
+                "{",
+            ],
+            "--dependency is not JSON",
+        ),
+        (
+            vec![
+                "submit",
+                "--queue",
+                "q",
+                "--type",
+                "noop",
+                "--on-dependency-failure",
+                "maybe",
+            ],
+            "invalid value 'maybe'",
         ),
         (
             vec!["submit", "--queue", "no spaces", "--type", "noop"],

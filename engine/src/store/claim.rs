@@ -127,7 +127,8 @@ impl Store {
         ))
         .all(&txn)
         .await?;
-        if claimed.iter().any(|job| job.scoped) && !self.take_scopes(&txn, req, &mut claimed).await?
+        if claimed.iter().any(|job| job.scoped)
+            && !self.take_scopes(&txn, req, &mut claimed).await?
         {
             // Another process took a scope first: claim again later.
             txn.rollback().await?;
@@ -203,12 +204,14 @@ impl Store {
             due: Option<i64>,
         }
         let row = Due::find_by_statement(self.stmt(
-            &format!("SELECT MIN(due) AS due FROM ( \
+            &format!(
+                "SELECT MIN(due) AS due FROM ( \
              SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'pending' \
              AND (dispatch_by IS NULL OR dispatch_by >= $2) AND {SCOPES_FREE} \
              UNION ALL \
              SELECT MIN(run_at) AS due FROM jobs WHERE queue = $1 AND state = 'retrying' \
-             AND (dispatch_by IS NULL OR dispatch_by >= $2)) AS d"),
+             AND (dispatch_by IS NULL OR dispatch_by >= $2)) AS d"
+            ),
             vec![queue.into(), now.into()],
         ))
         .one(&self.read)

@@ -385,7 +385,9 @@ impl Store {
                 .await?;
             self.release_scopes(txn, &released_dispatch, true, signals)
                 .await?;
-            changes = self.resolve_dependents(txn, &ended, now, deltas, signals).await?;
+            changes = self
+                .resolve_dependents(txn, &ended, now, deltas, signals)
+                .await?;
         }
         Ok(())
     }
@@ -526,7 +528,12 @@ impl Store {
                 ))
                 .await?;
                 for (id, (_, edge)) in fails {
-                    deltas.moved(&edge.queue, Some(JobState::Blocked), Some(JobState::Failed), 1);
+                    deltas.moved(
+                        &edge.queue,
+                        Some(JobState::Blocked),
+                        Some(JobState::Failed),
+                        1,
+                    );
                     cascade.push(Change {
                         id: id.to_owned(),
                         to: Some(JobState::Failed),

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use amboy::{
-    AbortOutcome, BulkAction, JobDetail, JobFilter, JobRecord, JobSelector, JobState, NewJob,
+    AbortOutcome, BulkAction, Dependency, JobDetail, JobFilter, JobRecord, JobSelector, JobState,
+    NewJob, OnDependencyFailure,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -70,6 +71,26 @@ pub struct PutJob {
     /// Longest an attempt may run, ms.
     #[schema(minimum = 1)]
     max_time_ms: Option<i64>,
+    /// Jobs (stored, or put in the same batch) that must complete before
+    /// this one runs; until then it is `blocked`.
+    #[serde(default)]
+    #[schema(max_items = 1000)]
+    depends_on: Vec<String>,
+    /// When one of them ends without completing: `fail` (default) or `run`.
+    on_dependency_failure: Option<OnDependencyFailure>,
+    /// amboy's dependency manager: `{"type": "create-file", "path": …}`
+    /// skips the run when the file exists; `{"type": "local-file",
+    /// "targets": […], "sources": […]}` when the targets are up to date.
+    dependency: Option<Dependency>,
+    /// Dispatch scopes: no two running jobs hold the same one.
+    #[serde(default)]
+    #[schema(max_items = 32)]
+    scopes: Vec<String>,
+    /// Enqueue scopes: no two unfinished jobs hold the same one (a put
+    /// while one is held answers 409).
+    #[serde(default)]
+    #[schema(max_items = 32)]
+    enqueue_scopes: Vec<String>,
 }
 
 impl PutJob {
@@ -101,7 +122,16 @@ impl PutJob {
             })?;
             job = job.max_time(Duration::from_millis(ms));
         }
-        Ok(job)
+        if let Some(policy) = self.on_dependency_failure {
+            job = job.on_dependency_failure(policy);
+        }
+        if let Some(dependency) = self.dependency {
+            job = job.dependency(dependency);
+        }
+        Ok(job
+            .depends_on(self.depends_on)
+            .scopes(self.scopes)
+            .enqueue_scopes(self.enqueue_scopes))
     }
 }
 

@@ -170,6 +170,27 @@ pub fn describe(detail: &JobDetail) -> String {
     if let Some(owner) = &job.owner {
         out.push_str(&format!("owner:     {owner}\n"));
     }
+    if !job.depends_on.is_empty() {
+        out.push_str(&format!(
+            "depends on: {} ({} waiting; on failure: {})\n",
+            job.depends_on.join(", "),
+            job.deps_left,
+            job.on_dependency_failure
+        ));
+    }
+    if job.dependency != amboy::Dependency::Always {
+        let manager = serde_json::to_string(&job.dependency).unwrap_or_default();
+        out.push_str(&format!("dependency: {manager}\n"));
+    }
+    if !job.scopes.is_empty() {
+        out.push_str(&format!("scopes:    {}\n", job.scopes.join(", ")));
+    }
+    if !job.enqueue_scopes.is_empty() {
+        out.push_str(&format!(
+            "enqueue scopes: {}\n",
+            job.enqueue_scopes.join(", ")
+        ));
+    }
     if !detail.attempts.is_empty() {
         out.push_str("attempts:\n");
         for a in &detail.attempts {

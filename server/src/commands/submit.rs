@@ -48,6 +48,23 @@ pub fn job_body(args: &SubmitArgs) -> anyhow::Result<Value> {
     if let Some(limit) = &args.max_time {
         fields.insert("max_time_ms".into(), json!(millis(limit, "--max-time")?));
     }
+    if !args.depends_on.is_empty() {
+        fields.insert("depends_on".into(), json!(args.depends_on));
+    }
+    if let Some(policy) = &args.on_dependency_failure {
+        fields.insert("on_dependency_failure".into(), json!(policy));
+    }
+    if let Some(dependency) = &args.dependency {
+        let dependency: Value = serde_json::from_str(dependency)
+            .with_context(|| format!("--dependency is not JSON: {dependency}"))?;
+        fields.insert("dependency".into(), dependency);
+    }
+    if !args.scope.is_empty() {
+        fields.insert("scopes".into(), json!(args.scope));
+    }
+    if !args.enqueue_scope.is_empty() {
+        fields.insert("enqueue_scopes".into(), json!(args.enqueue_scope));
+    }
     Ok(body)
 }
 
