@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::events::{EVENT_BUFFER, Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
 use crate::job::Job;
-use crate::queue::{Queue, QueueSettings, validate_queue_name};
+use crate::queue::{Queue, QueueRule, QueueRules, QueueSettings, validate_queue_name};
 use crate::record::{JobDetail, JobFilter, JobRecord, MAX_PAGE, ProcessRecord};
 use crate::registry::Registry;
 use crate::runner::RunningJob;
@@ -491,9 +491,7 @@ impl Engine {
         settings.validate()?;
         let now = self.inner.clock.now_us();
         let store = &self.inner.store;
-        store
-            .ensure_queues(store.writer(), &[name], &settings, now)
-            .await?;
+        store.ensure_queues(store.writer(), &[name], now).await?;
         store.set_queue_settings(name, &settings, now).await?;
         self.inner
             .known_queues
@@ -505,7 +503,55 @@ impl Engine {
         Ok(Queue {
             name: name.to_owned(),
             settings,
+            rule: None,
         })
+    }
+
+    /// The queue rules (queue groups), in order.
+    pub async fn queue_rules(&self) -> Result<Vec<QueueRule>> {
+        self.inner.store.queue_rules().await
+    }
+
+    /// Replaces the queue rules: queues created by a put from now on take
+    /// the settings of the first rule their name matches, and queues that
+    /// follow a rule take the new rules' settings. Invalid rules are
+    /// refused, changing nothing.
+    pub async fn set_queue_rules(&self, rules: Vec<QueueRule>) -> Result<()> {
+        let rules = QueueRules::new(rules)?;
+        let now = self.inner.clock.now_us();
+        self.inner.store.set_queue_rules(&rules, now).await?;
+        self.note_queues_changed();
+        Ok(())
+    }
+
+    /// Deletes the queues with an idle TTL that have had no jobs for that
+    /// long (noted at one check, deleted at a later one). Returns their
+    /// names. Running workers do this with retention, every
+    /// `RETENTION_INTERVAL`.
+    pub async fn prune_idle_queues(&self) -> Result<Vec<String>> {
+        let mut pruned = Vec::new();
+        for queue in self.queues().await? {
+            let Some(ttl) = queue.settings.idle_ttl_ms else {
+                continue;
+            };
+            let now = self.inner.clock.now_us();
+            if self.inner.store.prune_idle(&queue.name, ttl, now).await? {
+                pruned.push(queue.name);
+            }
+        }
+        if !pruned.is_empty() {
+            let mut known = self
+                .inner
+                .known_queues
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            for name in &pruned {
+                known.remove(name);
+            }
+            drop(known);
+            self.note_queues_changed();
+        }
+        Ok(pruned)
     }
 
     /// One queue; [`Error::QueueNotFound`] if there is none.

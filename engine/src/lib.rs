@@ -73,7 +73,7 @@ pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
 pub use job::{Job, JobContext, JobError};
 pub use management::{BulkAction, JobSelector};
 pub use metrics::Metrics;
-pub use queue::{Ordering, Queue, QueueSettings};
+pub use queue::{Ordering, Queue, QueueRule, QueueSettings};
 pub use record::{
     Attempt, ErrorGroup, JobDetail, JobFilter, JobRecord, LogLine, Percentiles, ProcessRecord,
     TimingReport, TypeCounts,

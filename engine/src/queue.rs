@@ -20,6 +20,12 @@ pub const MIN_RATE: f64 = 0.001;
 pub const MAX_RATE: f64 = 1_000_000.0;
 /// How long a claim holds a job without renewal.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest idle TTL: a year, in milliseconds.
+pub const MAX_IDLE_TTL_MS: i64 = 365 * 86_400_000;
+/// Most queue rules.
+pub const MAX_RULES: usize = 100;
+/// Longest rule pattern, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 1_000;
 
 /// Checks a queue name: letters, digits and `-_.:`, 1–128 bytes.
 pub fn validate_queue_name(name: &str) -> Result<()> {
@@ -88,8 +94,10 @@ impl FromStr for Ordering {
 }
 
 /// A queue's settings, persisted in `queues` and editable at run time.
+/// Fields left out of a deserialized value take their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
 pub struct QueueSettings {
     /// Workers per process for this queue.
     pub concurrency: i32,
@@ -105,6 +113,9 @@ pub struct QueueSettings {
     pub retention_max_jobs: Option<i64>,
     /// Keep terminal jobs at most this long, in milliseconds.
     pub retention_max_age_ms: Option<i64>,
+    /// Delete the queue once it has had no jobs at all for this long, in
+    /// milliseconds (queue groups: dynamic queues that come and go).
+    pub idle_ttl_ms: Option<i64>,
 }
 
 impl Default for QueueSettings {
@@ -117,6 +128,7 @@ impl Default for QueueSettings {
             rate_limit_per_sec: None,
             retention_max_jobs: None,
             retention_max_age_ms: None,
+            idle_ttl_ms: None,
         }
     }
 }
@@ -154,6 +166,15 @@ impl QueueSettings {
         if self.retention_max_age_ms.is_some_and(|ms| ms <= 0) {
             return invalid("retention_max_age_ms", "must be positive");
         }
+        if self
+            .idle_ttl_ms
+            .is_some_and(|ms| !(1_000..=MAX_IDLE_TTL_MS).contains(&ms))
+        {
+            return invalid(
+                "idle_ttl_ms",
+                "must be between 1000 (1 s) and 31536000000 (365 days)",
+            );
+        }
         Ok(())
     }
 
@@ -172,6 +193,83 @@ pub struct Queue {
     /// Its settings.
     #[serde(flatten)]
     pub settings: QueueSettings,
+    /// The pattern of the queue rule whose settings it follows; `None`
+    /// once its own settings were set (they win) or when no rule matched.
+    pub rule: Option<String>,
+}
+
+/// A rule of a queue group: a queue created by a put whose name matches
+/// `pattern` (a regular expression matched against the whole name) gets
+/// `settings`. Rules are tried in order; the first match wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueueRule {
+    /// A regular expression over the whole queue name, e.g. `tenant-.*`.
+    pub pattern: String,
+    /// The settings queues matching it are created with.
+    #[serde(default)]
+    pub settings: QueueSettings,
+}
+
+/// Rules, compiled: what picks a new queue's settings.
+#[derive(Debug, Clone)]
+pub struct QueueRules(Vec<(regex::Regex, QueueRule)>);
+
+impl QueueRules {
+    /// Checks and compiles `rules`: at most [`MAX_RULES`], each pattern a
+    /// valid regular expression given once, each rule's settings valid.
+    pub fn new(rules: Vec<QueueRule>) -> Result<Self> {
+        if rules.len() > MAX_RULES {
+            return Err(Error::InvalidInput {
+                field: "rules",
+                reason: format!("{} rules; the limit is {MAX_RULES}", rules.len()),
+            });
+        }
+        let mut compiled: Vec<(regex::Regex, QueueRule)> = Vec::with_capacity(rules.len());
+        for rule in rules {
+            let pattern = &rule.pattern;
+            if pattern.is_empty() || pattern.len() > MAX_PATTERN_BYTES {
+                return Err(Error::InvalidInput {
+                    field: "pattern",
+                    reason: format!("{pattern:?}: a pattern is 1 to {MAX_PATTERN_BYTES} bytes"),
+                });
+            }
+            if compiled.iter().any(|(_, r)| r.pattern == *pattern) {
+                return Err(Error::InvalidInput {
+                    field: "pattern",
+                    reason: format!("{pattern:?} is given twice"),
+                });
+            }
+            let regex = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|err| Error::InvalidInput {
+                    field: "pattern",
+                    reason: format!("{pattern:?} is not a regular expression: {err}"),
+                })?;
+            rule.settings
+                .validate()
+                .map_err(|err| Error::InvalidInput {
+                    field: "settings",
+                    reason: format!("rule {pattern:?}: {err}"),
+                })?;
+            compiled.push((regex, rule));
+        }
+        Ok(Self(compiled))
+    }
+
+    /// The first rule matching `queue`.
+    pub fn matching(&self, queue: &str) -> Option<&QueueRule> {
+        self.0
+            .iter()
+            .find(|(regex, _)| regex.is_match(queue))
+            .map(|(_, rule)| rule)
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> impl Iterator<Item = &QueueRule> {
+        self.0.iter().map(|(_, rule)| rule)
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +297,31 @@ mod tests {
         ] {
             let err = validate_queue_name(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn rules_match_whole_names_in_order() {
+        let rule = |pattern: &str, concurrency| QueueRule {
+            pattern: pattern.to_owned(),
+            settings: QueueSettings {
+                concurrency,
+                ..QueueSettings::default()
+            },
+        };
+        let rules = QueueRules::new(vec![rule("tenant-[0-9]+", 2), rule("tenant-.*", 3)]).unwrap();
+        assert_eq!(rules.matching("tenant-42").unwrap().settings.concurrency, 2);
+        assert_eq!(rules.matching("tenant-x").unwrap().settings.concurrency, 3);
+        // Anchored: a match inside the name is not a match.
+        assert!(rules.matching("my-tenant-1").is_none());
+        for (bad, why) in [
+            (vec![rule("(", 1)], "not a regular expression"),
+            (vec![rule("a", 1), rule("a", 2)], "twice"),
+            (vec![rule("a", 0)], "concurrency"),
+            (vec![rule("", 1)], "1 to 1000 bytes"),
+        ] {
+            let err = QueueRules::new(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
         }
     }
 

@@ -20,7 +20,9 @@
 //! - [`m20261130_000009_byte_ordered_ids`]: job ids compare as bytes on
 //!   PostgreSQL whatever the database's collation;
 //! - [`m20261130_000010_dependencies_and_scopes`]: edges between jobs,
-//!   dependency managers, and scopes held exclusively.
+//!   dependency managers, and scopes held exclusively;
+//! - [`m20261130_000011_queue_groups`]: queue rules, and queues that follow
+//!   them and are pruned when idle.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -34,6 +36,7 @@ pub mod m20261130_000007_create_job_timings;
 pub mod m20261130_000008_dispatch_deadlines;
 pub mod m20261130_000009_byte_ordered_ids;
 pub mod m20261130_000010_dependencies_and_scopes;
+pub mod m20261130_000011_queue_groups;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -53,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_dispatch_deadlines::Migration),
             Box::new(m20261130_000009_byte_ordered_ids::Migration),
             Box::new(m20261130_000010_dependencies_and_scopes::Migration),
+            Box::new(m20261130_000011_queue_groups::Migration),
         ]
     }
 }

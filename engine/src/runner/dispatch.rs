@@ -89,8 +89,14 @@ impl Slots {
     }
 }
 
-/// Runs `queue` until shutdown, then drains it.
-pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown: Shutdown) {
+/// Runs `queue` until shutdown, or until the queue is deleted (pruned
+/// while idle); then drains it. Returns the queue's name.
+pub(crate) async fn run(
+    engine: Engine,
+    queue: String,
+    poll: Duration,
+    shutdown: Shutdown,
+) -> String {
     let queue: Arc<str> = queue.into();
     let (workers, busy) = engine.metrics().runner_started(&queue);
     let slots = Arc::new(Slots::new(busy));
@@ -104,6 +110,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
     let mut promoted: Option<Instant> = None;
     let mut failures = 0u32;
     let mut bucket: Option<Bucket> = None;
+    let mut existed = false;
 
     while !shutdown.drain.is_cancelled() {
         // Settings change rarely: re-read them once a second, or at once
@@ -121,7 +128,16 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
                 .timed("queue_settings", engine.store().queue(&queue))
                 .await
             {
-                Ok(Some(found)) => settings = found.settings,
+                Ok(Some(found)) => {
+                    settings = found.settings;
+                    existed = true;
+                }
+                // Deleted since (an idle queue of a group): nothing of it
+                // can be running or waiting, so there is nothing to drain.
+                Ok(None) if existed && slots.busy() == 0 => {
+                    tracing::debug!(%queue, "queue deleted; its runner stops");
+                    break;
+                }
                 Ok(None) => {}
                 Err(err) => tracing::warn!(%queue, %err, "could not read queue settings"),
             }
@@ -268,6 +284,7 @@ pub(crate) async fn run(engine: Engine, queue: String, poll: Duration, shutdown:
     }
     keeper.abort();
     engine.metrics().runner_stopped(&queue);
+    queue.to_string()
 }
 
 /// Waits for running jobs to finish; at the hard deadline, stops them.

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::duration_us;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::queue::{QueueSettings, validate_queue_name};
+use crate::queue::validate_queue_name;
 use crate::store::process::ProcessInfo;
 
 /// How often an idle runner checks the database for jobs put by other processes.
@@ -154,9 +154,7 @@ impl Engine {
             }
             let names: Vec<&str> = queues.iter().map(String::as_str).collect();
             let store = self.store();
-            store
-                .ensure_queues(store.writer(), &names, &QueueSettings::default(), now)
-                .await?;
+            store.ensure_queues(store.writer(), &names, now).await?;
         }
         let info = ProcessInfo {
             id: self.process_id().to_owned(),
@@ -273,12 +271,24 @@ async fn supervise(engine: Engine, options: WorkerOptions, shutdown: Shutdown) {
             () = shutdown.drain.cancelled() => break,
             () = changed => {}
             () = tokio::time::sleep(QUEUE_DISCOVERY_INTERVAL) => {}
+            // A runner ends early only when its queue was deleted (pruned
+            // while idle): it starts again if the queue comes back.
+            Some(ended) = runners.join_next(), if !runners.is_empty() => {
+                runner_ended(ended, &mut started);
+            }
         }
     }
-    while let Some(result) = runners.join_next().await {
-        if let Err(err) = result {
-            tracing::error!(%err, "queue runner failed");
+    while let Some(ended) = runners.join_next().await {
+        runner_ended(ended, &mut started);
+    }
+}
+
+fn runner_ended(ended: Result<String, tokio::task::JoinError>, started: &mut HashSet<String>) {
+    match ended {
+        Ok(queue) => {
+            started.remove(&queue);
         }
+        Err(err) => tracing::error!(%err, "queue runner failed"),
     }
 }
 

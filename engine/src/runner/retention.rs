@@ -3,7 +3,8 @@
 //! `retention_max_age_ms`) in batches of [`PRUNE_BATCH`], at most
 //! [`MAX_BATCHES_PER_ROUND`] per queue per round, so a large backlog of
 //! deletions never holds the database for long. Every process runs it;
-//! batches of one queue take turns (see `store::retention`).
+//! batches of one queue take turns (see `store::retention`). The same
+//! round deletes queues that have been empty past their idle TTL.
 
 use std::time::Duration;
 
@@ -20,12 +21,20 @@ pub const PRUNE_BATCH: usize = 500;
 /// Batches per queue per round; the rest waits for the next round.
 pub const MAX_BATCHES_PER_ROUND: usize = 20;
 
-/// Prunes until the task is aborted.
+/// Prunes until the task is aborted: terminal jobs beyond their queues'
+/// limits, then queues idle past their TTL.
 pub(crate) async fn run(engine: Engine) {
     loop {
         engine.clock().sleep(jittered(RETENTION_INTERVAL)).await;
         if let Err(err) = engine.apply_retention().await {
             tracing::warn!(%err, "could not prune");
+        }
+        match engine.prune_idle_queues().await {
+            Ok(pruned) if !pruned.is_empty() => {
+                tracing::info!(queues = ?pruned, "pruned idle queues");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "could not prune idle queues"),
         }
     }
 }

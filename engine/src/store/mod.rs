@@ -114,6 +114,27 @@ impl CountDeltas {
 
     /// Applies the deltas: one statement per queue.
     pub async fn apply(self, store: &Store, txn: &DatabaseTransaction) -> Result<()> {
+        self.apply_inner(store, txn, None).await
+    }
+
+    /// [`CountDeltas::apply`] for a put: a queue whose counters are gone —
+    /// pruned while idle since this process learned of it, or while this
+    /// transaction inserted its jobs — is created again first.
+    pub async fn apply_creating(
+        self,
+        store: &Store,
+        txn: &DatabaseTransaction,
+        now: i64,
+    ) -> Result<()> {
+        self.apply_inner(store, txn, Some(now)).await
+    }
+
+    async fn apply_inner(
+        self,
+        store: &Store,
+        txn: &DatabaseTransaction,
+        create_missing_at: Option<i64>,
+    ) -> Result<()> {
         let mut by_queue: BTreeMap<String, Vec<(JobState, i64)>> = BTreeMap::new();
         for ((queue, state), delta) in self.0 {
             if delta != 0 {
@@ -121,7 +142,7 @@ impl CountDeltas {
             }
         }
         for (queue, deltas) in by_queue {
-            let mut values: Vec<Value> = vec![queue.into()];
+            let mut values: Vec<Value> = vec![queue.clone().into()];
             let mut cases = String::new();
             let mut names = Vec::new();
             for (state, delta) in deltas {
@@ -136,7 +157,14 @@ impl CountDeltas {
                  WHERE queue = $1 AND state IN ({})",
                 names.join(", ")
             );
-            txn.execute_raw(store.stmt(&sql, values)).await?;
+            let stmt = store.stmt(&sql, values);
+            let updated = txn.execute_raw(stmt.clone()).await?.rows_affected();
+            if updated == 0
+                && let Some(now) = create_missing_at
+            {
+                store.ensure_queues(txn, &[&queue], now).await?;
+                txn.execute_raw(stmt).await?;
+            }
         }
         Ok(())
     }

@@ -7,7 +7,6 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, SqlErr, Val
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders};
 use crate::error::{Error, Result};
-use crate::queue::QueueSettings;
 use crate::spec::JobInsert;
 use crate::state::JobState;
 
@@ -88,8 +87,7 @@ impl Store {
                 return Err(Error::DuplicateJob(job.id.clone()));
             }
         }
-        self.ensure_queues(txn, new_queues, &QueueSettings::default(), now)
-            .await?;
+        self.ensure_queues(txn, new_queues, now).await?;
         let plan = self.plan_starts(txn, &unique).await?;
         if ignore_duplicates && !plan.depended_on.is_empty() {
             // A skipped duplicate would leave its dependents waiting on a
@@ -190,7 +188,7 @@ impl Store {
                 signals.push(Signal::Put(queue.to_owned()));
             }
         }
-        deltas.apply(self, txn).await?;
+        deltas.apply_creating(self, txn, now).await?;
         self.signal(txn, &signals).await?;
         Ok(Insert::Done(inserted))
     }
