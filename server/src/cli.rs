@@ -254,8 +254,16 @@ pub enum QueuesCommand {
     Pause(NamedArgs),
     /// Hand out a queue's jobs again.
     Resume(NamedArgs),
-    /// Change a queue's settings (creating it if needed).
+    /// Change a queue's settings (creating it if needed); the queue stops
+    /// following its rule.
     Set(QueueSetArgs),
+    /// List the queue rules (queue groups): new queues take the settings
+    /// of the first rule their name matches.
+    Rules(JsonArgs),
+    /// Add a queue rule, or change the one with this pattern.
+    RuleAdd(RuleAddArgs),
+    /// Delete a queue rule.
+    RuleDelete(RuleDeleteArgs),
 }
 
 /// Flags for `amboy queues set`.
@@ -263,6 +271,18 @@ pub enum QueuesCommand {
 pub struct QueueSetArgs {
     /// The queue.
     pub name: String,
+    /// The settings to change.
+    #[command(flatten)]
+    pub settings: SettingsFlags,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Queue settings as flags; those not given are left as they are (or, for
+/// a rule, take their defaults).
+#[derive(Debug, Clone, Args)]
+pub struct SettingsFlags {
     /// Workers per process.
     #[arg(long)]
     pub concurrency: Option<i32>,
@@ -281,6 +301,35 @@ pub struct QueueSetArgs {
     /// Keep finished jobs at most this long (e.g. 7d, 12h), or `none`.
     #[arg(long)]
     pub retention_max_age: Option<String>,
+    /// Delete the queue once it has had no jobs for this long (e.g. 10m),
+    /// or `none`.
+    #[arg(long)]
+    pub idle_ttl: Option<String>,
+}
+
+/// Flags for `amboy queues rule-add`.
+#[derive(Debug, Clone, Args)]
+pub struct RuleAddArgs {
+    /// A regular expression over the whole queue name, e.g. 'tenant-.*'.
+    pub pattern: String,
+    /// The settings queues matching it are created with (the rest take
+    /// their defaults).
+    #[command(flatten)]
+    pub settings: SettingsFlags,
+    /// Where in the list (0 = first match); a new rule goes last, a
+    /// changed one stays where it was.
+    #[arg(long)]
+    pub position: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags for `amboy queues rule-delete`.
+#[derive(Debug, Clone, Args)]
+pub struct RuleDeleteArgs {
+    /// The rule's pattern, exactly as listed.
+    pub pattern: String,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

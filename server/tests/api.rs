@@ -403,6 +403,71 @@ async fn jobs_queues_and_schedules_work_over_http() {
             .unwrap()
             .contains("\"after\"")
     );
+    // Queue groups: rules give new queues their settings.
+    let (status, rules) = call(
+        &server,
+        Method::PUT,
+        "/api/v1/queue-rules",
+        op,
+        Some(json!({"rules": [
+            {"pattern": "tenant-.*", "settings": {"concurrency": 3, "idle_ttl_ms": 600_000}},
+            {"pattern": "bulk"}
+        ]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rules}");
+    assert_eq!(rules[0]["settings"]["concurrency"], 3);
+    assert_eq!(rules[1]["settings"]["concurrency"], 8);
+    let (_, listed) = call(
+        &server,
+        Method::GET,
+        "/api/v1/queue-rules",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(listed, rules);
+    call(
+        &server,
+        Method::POST,
+        "/api/v1/jobs",
+        op,
+        Some(json!({"queue": "tenant-7", "type": "noop", "delay_ms": 3_600_000})),
+    )
+    .await;
+    let (_, tenant) = call(
+        &server,
+        Method::GET,
+        "/api/v1/queues/tenant-7",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            tenant["rule"].clone(),
+            tenant["settings"]["concurrency"].clone(),
+            tenant["settings"]["idle_ttl_ms"].clone()
+        ),
+        (json!("tenant-.*"), json!(3), json!(600_000)),
+        "{tenant}"
+    );
+    let (_, tenant) = call(
+        &server,
+        Method::PATCH,
+        "/api/v1/queues/tenant-7",
+        op,
+        Some(json!({"idle_ttl_ms": null})),
+    )
+    .await;
+    assert_eq!(
+        (
+            tenant["rule"].clone(),
+            tenant["settings"]["idle_ttl_ms"].clone()
+        ),
+        (json!(null), json!(null))
+    );
+
     // Marking the dependency complete releases the dependent.
     let (status, _) = call(
         &server,
@@ -654,6 +719,27 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
             "a scope is 1 to 255 bytes",
         ),
         (
+            Method::PUT,
+            "/api/v1/queue-rules",
+            Some(json!({"rules": [{"pattern": "ok"}, {"pattern": "tenant-("}]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "\"tenant-(\" is not a regular expression",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/queue-rules",
+            Some(json!({"rules": [{"pattern": "t", "settings": {"idle_ttl_ms": 10}}]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idle_ttl_ms",
+        ),
+        (
+            Method::PUT,
+            "/api/v1/queue-rules",
+            Some(json!({"rules": [{"pattern": "t", "settings": {"workers": 1}}]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown field `workers`",
+        ),
+        (
             Method::PATCH,
             "/api/v1/queues/q",
             Some(json!({"retention_max_jobs": -1})),
@@ -766,10 +852,11 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
         (status, timeout["error"]["code"].clone()),
         (StatusCode::REQUEST_TIMEOUT, json!("timeout"))
     );
-    // Only the one good job was stored; no schedule was.
+    // Only the one good job was stored; no schedule nor queue rule was.
     let (_, page) = call(&server, Method::GET, "/api/v1/jobs", op, None).await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 1);
     assert!(server.engine.schedules().await.unwrap().is_empty());
+    assert!(server.engine.queue_rules().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -171,6 +171,58 @@ fn submit_list_and_show() {
         serde_json::from_str(&cli.ok(&["jobs", "show", "job-1", "--json"])).unwrap();
     assert_eq!(detail["type"], "noop");
 
+    // Queue rules: added, changed in place, listed, deleted.
+    cli.ok(&[
+        "queues",
+        "rule-add",
+        "tenant-.*",
+        "--concurrency",
+        "3",
+        "--idle-ttl",
+        "10m",
+    ]);
+    cli.ok(&["queues", "rule-add", "bulk-.*", "--position", "0"]);
+    let rules = cli.ok(&[
+        "queues",
+        "rule-add",
+        "tenant-.*",
+        "--concurrency",
+        "4",
+        "--idle-ttl",
+        "10m",
+    ]);
+    let lines: Vec<&str> = rules.lines().collect();
+    assert!(lines[0].starts_with("PATTERN"), "{rules}");
+    assert!(
+        lines[1].starts_with("bulk-.*") && lines[2].starts_with("tenant-.*"),
+        "{rules}"
+    );
+    assert!(
+        lines[2].contains(" 4 ") && lines[2].contains("600000 ms"),
+        "{rules}"
+    );
+    cli.ok(&[
+        "submit", "--queue", "tenant-1", "--type", "noop", "--delay", "1h",
+    ]);
+    let queues = cli.ok(&["queues", "list"]);
+    let tenant = queues.lines().find(|l| l.starts_with("tenant-1")).unwrap();
+    assert!(tenant.contains("tenant-.*"), "{queues}");
+    let set: serde_json::Value = serde_json::from_str(&cli.ok(&[
+        "queues",
+        "set",
+        "tenant-1",
+        "--idle-ttl",
+        "none",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(set[0]["rule"], serde_json::Value::Null, "{set}");
+    cli.ok(&["queues", "rule-delete", "bulk-.*"]);
+    let rules: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["queues", "rules", "--json"])).unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+    assert_eq!(rules[0]["pattern"], "tenant-.*");
+
     // A job waiting for job-1, with scopes and a dependency manager.
     cli.ok(&[
         "submit",

@@ -1,8 +1,10 @@
 //! `/api/v1/queues`: queues with their counts; settings, pause, resume.
+//! `/api/v1/queue-rules`: the queue-group rules new queues take their
+//! settings from.
 
 use std::collections::BTreeMap;
 
-use amboy::{JobState, Ordering, QueueSettings};
+use amboy::{JobState, Ordering, QueueRule, QueueSettings};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,6 +20,7 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(get_queue, update_queue))
         .routes(routes!(pause_queue))
         .routes(routes!(resume_queue))
+        .routes(routes!(list_rules, set_rules))
 }
 
 /// A queue, its settings and its jobs by state.
@@ -27,6 +30,9 @@ pub struct QueueView {
     name: String,
     /// Its settings.
     settings: QueueSettings,
+    /// The pattern of the queue rule it follows, if any (its own settings,
+    /// once set, win over the rule).
+    rule: Option<String>,
     /// Jobs by state (every state present).
     counts: BTreeMap<JobState, i64>,
 }
@@ -37,6 +43,7 @@ async fn view(state: &ApiState, name: &str) -> Result<QueueView, ApiError> {
     Ok(QueueView {
         name: queue.name,
         settings: queue.settings,
+        rule: queue.rule,
         counts,
     })
 }
@@ -64,6 +71,7 @@ async fn list_queues(
             counts: counts.remove(&queue.name).unwrap_or_default(),
             name: queue.name,
             settings: queue.settings,
+            rule: queue.rule,
         })
         .collect();
     Ok(axum::Json(views))
@@ -107,6 +115,42 @@ pub struct QueuePatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 1)]
     retention_max_age_ms: Option<Option<i64>>,
+    /// Delete the queue once it has had no jobs for this long (ms,
+    /// 1,000 – 365 days); `null` keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1000, maximum = 31536000000_i64)]
+    idle_ttl_ms: Option<Option<i64>>,
+}
+
+impl QueuePatch {
+    /// `settings` with the fields this patch gives.
+    fn apply(self, mut settings: QueueSettings) -> QueueSettings {
+        if let Some(n) = self.concurrency {
+            settings.concurrency = n;
+        }
+        if let Some(ordering) = self.ordering {
+            settings.ordering = ordering;
+        }
+        if let Some(paused) = self.paused {
+            settings.paused = paused;
+        }
+        if let Some(ms) = self.lock_timeout_ms {
+            settings.lock_timeout_ms = ms;
+        }
+        if let Some(rate) = self.rate_limit_per_sec {
+            settings.rate_limit_per_sec = rate;
+        }
+        if let Some(max) = self.retention_max_jobs {
+            settings.retention_max_jobs = max;
+        }
+        if let Some(age) = self.retention_max_age_ms {
+            settings.retention_max_age_ms = age;
+        }
+        if let Some(ttl) = self.idle_ttl_ms {
+            settings.idle_ttl_ms = ttl;
+        }
+        settings
+    }
 }
 
 /// A field that may be absent (leave it), `null` (clear it) or a value.
@@ -128,32 +172,12 @@ async fn update_queue(
     Path(name): Path<String>,
     Json(patch): Json<QueuePatch>,
 ) -> Result<axum::Json<QueueView>, ApiError> {
-    let mut settings = match state.engine.queue(&name).await {
+    let settings = match state.engine.queue(&name).await {
         Ok(queue) => queue.settings,
         Err(amboy::Error::QueueNotFound(_)) => QueueSettings::default(),
         Err(err) => return Err(err.into()),
     };
-    if let Some(n) = patch.concurrency {
-        settings.concurrency = n;
-    }
-    if let Some(ordering) = patch.ordering {
-        settings.ordering = ordering;
-    }
-    if let Some(paused) = patch.paused {
-        settings.paused = paused;
-    }
-    if let Some(ms) = patch.lock_timeout_ms {
-        settings.lock_timeout_ms = ms;
-    }
-    if let Some(rate) = patch.rate_limit_per_sec {
-        settings.rate_limit_per_sec = rate;
-    }
-    if let Some(max) = patch.retention_max_jobs {
-        settings.retention_max_jobs = max;
-    }
-    if let Some(age) = patch.retention_max_age_ms {
-        settings.retention_max_age_ms = age;
-    }
+    let settings = patch.apply(settings);
     state.engine.set_queue(&name, settings).await?;
     Ok(axum::Json(view(&state, &name).await?))
 }
@@ -187,4 +211,56 @@ async fn resume_queue(
     Path(name): Path<String>,
 ) -> Result<axum::Json<QueueView>, ApiError> {
     Ok(axum::Json(set_paused(&state, &name, false).await?))
+}
+
+/// A queue rule as given: settings left out take their defaults.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    /// A regular expression over the whole queue name, e.g. `tenant-.*`.
+    #[schema(min_length = 1, max_length = 1000)]
+    pattern: String,
+    /// The settings queues matching it are created with.
+    settings: Option<QueuePatch>,
+}
+
+/// The whole ordered list of rules.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesBody {
+    /// First match wins (at most 100).
+    #[schema(max_items = 100)]
+    rules: Vec<RuleBody>,
+}
+
+/// The queue rules (queue groups), in order.
+#[utoipa::path(get, path = "/queue-rules", tag = "queues",
+    responses((status = 200, body = Vec<QueueRule>), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["viewer"])))]
+async fn list_rules(State(state): State<ApiState>) -> Result<axum::Json<Vec<QueueRule>>, ApiError> {
+    Ok(axum::Json(state.engine.queue_rules().await?))
+}
+
+/// Replace the queue rules: a queue created by a put takes the settings of
+/// the first rule its name matches; queues following a rule take the new
+/// rules' settings. All or nothing.
+#[utoipa::path(put, path = "/queue-rules", tag = "queues", request_body = RulesBody,
+    responses((status = 200, body = Vec<QueueRule>), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = ["operator"])))]
+async fn set_rules(
+    State(state): State<ApiState>,
+    Json(body): Json<RulesBody>,
+) -> Result<axum::Json<Vec<QueueRule>>, ApiError> {
+    let rules = body
+        .rules
+        .into_iter()
+        .map(|rule| QueueRule {
+            pattern: rule.pattern,
+            settings: rule.settings.map_or_else(QueueSettings::default, |patch| {
+                patch.apply(QueueSettings::default())
+            }),
+        })
+        .collect();
+    state.engine.set_queue_rules(rules).await?;
+    Ok(axum::Json(state.engine.queue_rules().await?))
 }

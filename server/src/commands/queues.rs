@@ -1,15 +1,16 @@
-//! `amboy queues list|pause|resume|set`, over the API.
+//! `amboy queues list|pause|resume|set|rules|rule-add|rule-delete`, over
+//! the API.
 
 use std::collections::BTreeMap;
 
-use amboy::{JobState, QueueSettings};
+use amboy::{JobState, QueueRule, QueueSettings};
 use anyhow::Context as _;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::submit::millis;
-use crate::cli::{QueueSetArgs, QueuesArgs, QueuesCommand};
+use crate::cli::{QueueSetArgs, QueuesArgs, QueuesCommand, RuleAddArgs, SettingsFlags};
 use crate::client::{Client, encode};
 use crate::config::Config;
 
@@ -18,6 +19,7 @@ use crate::config::Config;
 struct QueueView {
     name: String,
     settings: QueueSettings,
+    rule: Option<String>,
     counts: BTreeMap<JobState, i64>,
 }
 
@@ -34,6 +36,22 @@ pub async fn run(config: &Config, args: &QueuesArgs) -> anyhow::Result<()> {
             args.json,
         ),
         QueuesCommand::Set(args) => (vec![set(&client, args).await?], args.json),
+        QueuesCommand::Rules(args) => {
+            let rules: Vec<QueueRule> = client.get("/queue-rules").await?;
+            return show_rules(&rules, args.json);
+        }
+        QueuesCommand::RuleAdd(args) => {
+            return show_rules(&add_rule(&client, args).await?, args.json);
+        }
+        QueuesCommand::RuleDelete(args) => {
+            let mut rules: Vec<QueueRule> = client.get("/queue-rules").await?;
+            let before = rules.len();
+            rules.retain(|rule| rule.pattern != args.pattern);
+            if rules.len() == before {
+                anyhow::bail!("no queue rule has the pattern {:?}", args.pattern);
+            }
+            return show_rules(&put_rules(&client, &rules).await?, args.json);
+        }
     };
     if json {
         return super::print_json(&queues);
@@ -48,21 +66,34 @@ async fn toggle(client: &Client, name: &str, verb: &str) -> anyhow::Result<Queue
 }
 
 async fn set(client: &Client, args: &QueueSetArgs) -> anyhow::Result<QueueView> {
+    let patch = patch(&args.settings)?;
+    if patch.is_empty() {
+        anyhow::bail!(
+            "give at least one of --concurrency, --ordering, --lock-timeout, --rate-limit, \
+             --retention-max-jobs, --retention-max-age, --idle-ttl"
+        );
+    }
+    let path = format!("/queues/{}", encode(&args.name));
+    client.call(Method::PATCH, &path, Some(&patch)).await
+}
+
+/// The API's settings patch from the flags given.
+fn patch(flags: &SettingsFlags) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let mut patch = serde_json::Map::new();
-    if let Some(n) = args.concurrency {
+    if let Some(n) = flags.concurrency {
         patch.insert("concurrency".into(), json!(n));
     }
-    if let Some(ordering) = &args.ordering {
+    if let Some(ordering) = &flags.ordering {
         let ordering: amboy::Ordering = ordering.parse().context("--ordering")?;
         patch.insert("ordering".into(), json!(ordering));
     }
-    if let Some(timeout) = &args.lock_timeout {
+    if let Some(timeout) = &flags.lock_timeout {
         patch.insert(
             "lock_timeout_ms".into(),
             json!(millis(timeout, "--lock-timeout")?),
         );
     }
-    if let Some(rate) = &args.rate_limit {
+    if let Some(rate) = &flags.rate_limit {
         let rate = match rate.as_str() {
             "none" => serde_json::Value::Null,
             text => json!(text.parse::<f64>().with_context(|| {
@@ -71,7 +102,7 @@ async fn set(client: &Client, args: &QueueSetArgs) -> anyhow::Result<QueueView> 
         };
         patch.insert("rate_limit_per_sec".into(), rate);
     }
-    if let Some(max) = &args.retention_max_jobs {
+    if let Some(max) = &flags.retention_max_jobs {
         let max = match max.as_str() {
             "none" => serde_json::Value::Null,
             text => json!(text.parse::<i64>().with_context(|| {
@@ -80,21 +111,87 @@ async fn set(client: &Client, args: &QueueSetArgs) -> anyhow::Result<QueueView> 
         };
         patch.insert("retention_max_jobs".into(), max);
     }
-    if let Some(age) = &args.retention_max_age {
-        let age = match age.as_str() {
-            "none" => serde_json::Value::Null,
-            text => json!(millis(text, "--retention-max-age")?),
-        };
-        patch.insert("retention_max_age_ms".into(), age);
+    for (value, field, flag) in [
+        (
+            &flags.retention_max_age,
+            "retention_max_age_ms",
+            "--retention-max-age",
+        ),
+        (&flags.idle_ttl, "idle_ttl_ms", "--idle-ttl"),
+    ] {
+        if let Some(text) = value {
+            let ms = match text.as_str() {
+                "none" => serde_json::Value::Null,
+                text => json!(millis(text, flag)?),
+            };
+            patch.insert(field.into(), ms);
+        }
     }
-    if patch.is_empty() {
-        anyhow::bail!(
-            "give at least one of --concurrency, --ordering, --lock-timeout, --rate-limit, \
-             --retention-max-jobs, --retention-max-age"
-        );
+    Ok(patch)
+}
+
+/// Adds the rule (or changes the one with its pattern) and stores the list.
+async fn add_rule(client: &Client, args: &RuleAddArgs) -> anyhow::Result<Vec<QueueRule>> {
+    let mut rules: Vec<QueueRule> = client.get("/queue-rules").await?;
+    let settings: QueueSettings =
+        serde_json::from_value(serde_json::Value::Object(patch(&args.settings)?))
+            .context("the settings flags")?;
+    let rule = QueueRule {
+        pattern: args.pattern.clone(),
+        settings,
+    };
+    let at = match rules.iter().position(|r| r.pattern == args.pattern) {
+        Some(at) => {
+            rules.remove(at);
+            at
+        }
+        None => rules.len(),
+    };
+    rules.insert(args.position.unwrap_or(at).min(rules.len()), rule);
+    put_rules(client, &rules).await
+}
+
+async fn put_rules(client: &Client, rules: &[QueueRule]) -> anyhow::Result<Vec<QueueRule>> {
+    let body = json!({ "rules": rules });
+    client.call(Method::PUT, "/queue-rules", Some(&body)).await
+}
+
+fn show_rules(rules: &[QueueRule], json: bool) -> anyhow::Result<()> {
+    if json {
+        return super::print_json(&rules);
     }
-    let path = format!("/queues/{}", encode(&args.name));
-    client.call(Method::PATCH, &path, Some(&patch)).await
+    let limit = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    let rows: Vec<Vec<String>> = rules
+        .iter()
+        .map(|rule| {
+            let s = &rule.settings;
+            vec![
+                rule.pattern.clone(),
+                s.concurrency.to_string(),
+                s.ordering.as_str().to_owned(),
+                limit(s.rate_limit_per_sec.map(|r| format!("{r}/s"))),
+                limit(s.retention_max_jobs.map(|n| n.to_string())),
+                limit(s.retention_max_age_ms.map(|ms| format!("{ms} ms"))),
+                limit(s.idle_ttl_ms.map(|ms| format!("{ms} ms"))),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        super::table(
+            &[
+                "PATTERN",
+                "WORKERS",
+                "ORDER",
+                "RATE",
+                "KEEP JOBS",
+                "KEEP FOR",
+                "IDLE TTL",
+            ],
+            &rows,
+        )
+    );
+    Ok(())
 }
 
 fn table(queues: &[QueueView]) -> String {
@@ -119,6 +216,7 @@ fn table(queues: &[QueueView]) -> String {
                 .to_owned(),
                 q.settings.concurrency.to_string(),
                 q.settings.ordering.as_str().to_owned(),
+                q.rule.clone().unwrap_or_else(|| "-".to_owned()),
             ];
             row.extend(
                 shown
@@ -134,6 +232,7 @@ fn table(queues: &[QueueView]) -> String {
             "STATUS",
             "WORKERS",
             "ORDER",
+            "RULE",
             "PENDING",
             "RUNNING",
             "RETRYING",
