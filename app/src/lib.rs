@@ -12,6 +12,7 @@
 //! - [`counts`]: the job counts table and the `queue_counts` server function.
 //! - [`live`]: the page's websocket to the live stream.
 //! - [`overview`]: the overview page at `/`.
+//! - [`queues`]: the queues page at `/queues` and one queue at `/queues/:name`.
 //! - [`errors`]: the errors page at `/errors`.
 //! - [`session`]: the sign-in page at `/login` and the header's session note.
 //! - this file: the HTML [`shell`], the [`App`] root and its routes.
@@ -20,17 +21,19 @@ pub mod counts;
 pub mod errors;
 pub mod live;
 pub mod overview;
+pub mod queues;
 pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
 use crate::errors::Errors;
 use crate::overview::Overview;
+use crate::queues::{QueueDetail, Queues};
 use crate::session::{Login, SessionBadge};
 
 /// The whole HTML document the server sends; the browser hydrates only its body.
@@ -76,7 +79,8 @@ pub fn App() -> impl IntoView {
                         "amboy"
                     </a>
                     <nav class="nav" aria-label="pages">
-                        <A href="/">"Queues"</A>
+                        <A href="/" exact=true>"Overview"</A>
+                        <A href="/queues">"Queues"</A>
                         <A href="/errors">"Errors"</A>
                     </nav>
                     <SessionBadge />
@@ -84,6 +88,11 @@ pub fn App() -> impl IntoView {
                 <main class="content">
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=Overview />
+                        <Route path=StaticSegment("queues") view=Queues />
+                        <Route
+                            path=(StaticSegment("queues"), ParamSegment("name"))
+                            view=QueueDetail
+                        />
                         <Route path=StaticSegment("errors") view=Errors />
                         <Route path=StaticSegment("login") view=Login />
                     </Routes>

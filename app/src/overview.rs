@@ -1,4 +1,5 @@
-//! The overview page (`/`): every queue's job counts by state, live.
+//! The overview page (`/`): every queue's job counts by state, live; each
+//! queue's name leads to its page.
 
 use leptos::prelude::*;
 
@@ -25,7 +26,7 @@ pub fn Overview() -> impl IntoView {
     view! {
         <section class="overview">
             <header class="page-header">
-                <h1>"Queues"</h1>
+                <h1>"Overview"</h1>
                 <ConnectionBadge connection=live.connection />
             </header>
             <Transition fallback=|| view! { <p class="status">"Loading queue counts…"</p> }>
@@ -130,8 +131,10 @@ fn QueueRowView(row: QueueRow, states: Vec<String>) -> impl IntoView {
         .collect_view();
 
     view! {
-        <tr data-queue=queue>
-            <th scope="row" class="queue-name">{label}</th>
+        <tr data-queue=queue.clone()>
+            <th scope="row" class="queue-name">
+                <a href=format!("/queues/{queue}")>{label}</a>
+            </th>
             {cells}
             <td class="num total" data-state="total">{total}</td>
         </tr>

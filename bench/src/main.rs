@@ -3,8 +3,10 @@
 //! set, or one answers at the default test address), measured side by side
 //! in one run. On PostgreSQL it also runs worker *processes* (this binary,
 //! re-executed as `amboy-bench worker URL QUEUE`): burn-down with 1 and 3 of
-//! them, and enqueue→start latency from this process to another. Each
-//! figure is the median of several runs: the machine is shared and noisy.
+//! them, and enqueue→start latency from this process to another. Then
+//! burn-downs of jobs tied by dependencies (chains) and by dispatch scopes,
+//! and schedules firing from several processes. Each figure is the median
+//! of several runs: the machine is shared and noisy.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,6 +37,12 @@ const SCHEDULES: usize = 1_000;
 const SCHEDULER_PROCESSES: usize = 3;
 /// How long its fires are measured.
 const SCHEDULE_WINDOW: Duration = Duration::from_secs(30);
+/// Jobs in the dependency and scope figures.
+const LINKED_JOBS: usize = 10_000;
+/// Chains in the dependency figure, each `LINKED_JOBS / CHAINS` long.
+const CHAINS: usize = 100;
+/// Distinct dispatch scopes in the scope figure.
+const SCOPES: usize = 100;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -79,6 +87,32 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(Backend::Postgres(admin)) = backends.get(1) {
         processes(&Backend::Postgres(admin.clone())).await?;
+    }
+    println!(
+        "\n{LINKED_JOBS} no-op jobs with dependencies or scopes, {WORKERS} workers, median of {RUNS} runs\n"
+    );
+    println!(
+        "{:<12} {:>28} {:>28}",
+        "backend",
+        format!("{CHAINS} chains (jobs/s)"),
+        format!("{SCOPES} dispatch scopes (jobs/s)")
+    );
+    for backend in &backends {
+        let mut chained = Vec::new();
+        let mut scoped = Vec::new();
+        for _ in 0..RUNS {
+            for (shape, rates) in [(Shape::Chains, &mut chained), (Shape::Scopes, &mut scoped)] {
+                let db = backend.fresh().await?;
+                rates.push(linked(&db.url, shape).await?);
+                db.drop().await?;
+            }
+        }
+        println!(
+            "{:<12} {:>28.0} {:>28.0}",
+            backend.name(),
+            median(&mut chained),
+            median(&mut scoped)
+        );
     }
     println!(
         "\n{SCHEDULES} schedules firing every second for {} s, {SCHEDULER_PROCESSES} scheduler processes\n",
@@ -347,6 +381,68 @@ async fn load(url: &str) -> anyhow::Result<(Engine, f64)> {
 }
 
 /// Bulk-enqueues `JOBS` no-ops, then burns them down; returns (enqueue/s, burn-down/s).
+/// How the jobs of [`linked`] are tied together.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// `CHAINS` chains: each job waits for the one before it.
+    Chains,
+    /// Each job holds one of `SCOPES` dispatch scopes.
+    Scopes,
+}
+
+/// Burn-down of `LINKED_JOBS` no-op jobs shaped by `shape`: what settling
+/// dependencies (each completion makes the next job of its chain pending)
+/// or taking and releasing scopes costs.
+async fn linked(url: &str, shape: Shape) -> anyhow::Result<f64> {
+    let engine = Engine::connect(url).await?;
+    engine
+        .set_queue(
+            "linked",
+            QueueSettings {
+                concurrency: WORKERS,
+                ..QueueSettings::default()
+            },
+        )
+        .await?;
+    let length = LINKED_JOBS / CHAINS;
+    let jobs: Vec<NewJob> = (0..LINKED_JOBS)
+        .map(|i| {
+            let job = NewJob::from_json("linked", "noop", "{}");
+            match shape {
+                Shape::Chains => {
+                    let (chain, step) = (i / length, i % length);
+                    let job = job.id(format!("c{chain}-{step}"));
+                    if step == 0 {
+                        job
+                    } else {
+                        job.depends_on([format!("c{chain}-{}", step - 1)])
+                    }
+                }
+                Shape::Scopes => job.scopes([format!("s{}", i % SCOPES)]),
+            }
+        })
+        .collect();
+    engine.put_many(jobs).await?;
+    let started = Instant::now();
+    let workers = engine
+        .start_workers(WorkerOptions {
+            queues: Some(vec!["linked".into()]),
+            ..WorkerOptions::default()
+        })
+        .await?;
+    engine
+        .wait_drained("linked", Duration::from_secs(600))
+        .await?;
+    let rate = LINKED_JOBS as f64 / started.elapsed().as_secs_f64();
+    workers.shutdown(Duration::from_secs(10)).await;
+    let completed = completed(&engine, "linked").await?;
+    anyhow::ensure!(
+        completed == LINKED_JOBS as i64,
+        "only {completed} of {LINKED_JOBS} jobs completed"
+    );
+    Ok(rate)
+}
+
 async fn burn_down(url: &str) -> anyhow::Result<(f64, f64)> {
     let (engine, enqueue_rate) = load(url).await?;
 

@@ -55,7 +55,7 @@ test.describe("with tokens configured", () => {
     await page.getByLabel("Token").fill(VIEWER);
     await page.getByLabel("Token").press("Enter");
     await expect(page).toHaveURL(`${base}/`);
-    await expect(page.getByRole("heading", { name: "Queues" })).toBeVisible();
+    await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
     await expect(page.getByTestId("role")).toHaveText("viewer");
     await page.screenshot({ path: path.join(SCREENSHOTS, "signed-in.png") });
 

@@ -14,7 +14,7 @@ test("the overview is rendered on the server", async ({ request }) => {
   expect(response.status()).toBe(200);
   const html = await response.text();
   // The raw HTML, before any script runs, already holds the page and its data.
-  expect(html).toContain("<h1>Queues</h1>");
+  expect(html).toContain("<h1>Overview</h1>");
   expect(html).toMatch(/data-testid="(queue-counts|no-queues)"/);
   expect(html).toContain('data-hydrated="false"');
   expect(html).toMatch(/<script[^>]+type="module"/);
@@ -29,7 +29,7 @@ test("an unknown path gets the 404 page", async ({ page }) => {
 test("the overview hydrates and follows the queues without a reload", async ({ page }) => {
   await page.goto("/");
   await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
-  await expect(page.getByRole("heading", { name: "Queues" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
   // The page follows the server's live stream.
   await expect(page.locator(".connection")).toHaveAttribute("data-connection", "live");
   await expect(page.getByRole("status")).toHaveText(/live/);

@@ -121,3 +121,36 @@ mod tests {
         assert_eq!(clock.now_us(), 61_000_000);
     }
 }
+
+/// Parses a duration as people write it: `250ms`, `30s`, `5m`, `2h`, `1d`
+/// (a bare number is seconds). The error says what was wrong.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "{text:?} is negative; a duration must not be negative"
+        ));
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 250ms, 30s, 5m, 2h or 1d"))?;
+    let seconds = |factor: u64| {
+        n.checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{text:?} is too long"))
+    };
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3_600),
+        "d" => seconds(86_400),
+        other => Err(format!(
+            "{text:?}: unknown unit {other:?}; use ms, s, m, h or d"
+        )),
+    }
+}

@@ -975,6 +975,37 @@ async fn browser_sessions_and_cross_origin_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_changes_need_an_operator() {
+    let server = guarded().await;
+    server
+        .engine
+        .set_queue("q", amboy::QueueSettings::default())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let pause = |token: &'static str| {
+        client
+            .post(format!("{}/fn/op/pause_queue", server.base))
+            .bearer_auth(token)
+            .form(&[("name", "q"), ("paused", "true")])
+            .send()
+    };
+    assert_eq!(pause(VIEWER).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert!(!server.engine.queue("q").await.unwrap().settings.paused);
+    // Reading server functions stay open to viewers.
+    let read = client
+        .post(format!("{}/fn/queue_detail", server.base))
+        .bearer_auth(VIEWER)
+        .form(&[("name", "q")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(pause(OPERATOR).await.unwrap().status(), StatusCode::OK);
+    assert!(server.engine.queue("q").await.unwrap().settings.paused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_tokens_everything_is_open() {
     let server = start(Auth::new(&[], &[])).await;
     let (status, _) = call(

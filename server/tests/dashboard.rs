@@ -149,3 +149,90 @@ async fn the_errors_page_groups_failed_attempts() {
         "two attempts in one group: {html}"
     );
 }
+
+fn form(path: &str, body: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .body(Body::from(body.to_owned()))
+        .expect("a valid request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_pages_show_and_change_queues() {
+    let engine = engine().await;
+    engine
+        .put(NewJob::from_json("mail", "noop", "{}"))
+        .await
+        .expect("a noop job is accepted");
+    let router =
+        dashboard_router(engine.clone(), Auth::new(&[], &[])).expect("the dashboard router builds");
+    let (status, html) = send(router.clone(), get("/queues")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-testid=\"queue-list\""), "{html}");
+    assert!(html.contains("href=\"/queues/mail\""), "{html}");
+    let (status, html) = send(router.clone(), get("/queues/mail")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cell(&html, "pending"), Some("1"), "{html}");
+    assert!(html.contains("name=\"concurrency\""), "{html}");
+
+    let (status, body) = send(
+        router.clone(),
+        form("/fn/op/pause_queue", "name=mail&paused=true"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(engine.queue("mail").await.unwrap().settings.paused);
+
+    let (status, body) = send(
+        router.clone(),
+        form(
+            "/fn/op/queue_settings",
+            "name=mail&concurrency=3&rate_limit=2.5&retention_max_jobs=&retention_max_age=12h",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let settings = engine.queue("mail").await.unwrap().settings;
+    assert_eq!(
+        (
+            settings.concurrency,
+            settings.rate_limit_per_sec,
+            settings.retention_max_jobs,
+            settings.retention_max_age_ms
+        ),
+        (3, Some(2.5), None, Some(43_200_000))
+    );
+    // Bad input: a clear error, nothing stored.
+    for (body, code, expected) in [
+        (
+            "name=mail&concurrency=0&rate_limit=&retention_max_jobs=&retention_max_age=",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "concurrency",
+        ),
+        (
+            "name=mail&concurrency=x&rate_limit=&retention_max_jobs=&retention_max_age=",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "is not a number",
+        ),
+        (
+            "name=mail&concurrency=4&rate_limit=&retention_max_jobs=&retention_max_age=soon",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "keep for",
+        ),
+        (
+            "name=nowhere&concurrency=4&rate_limit=&retention_max_jobs=&retention_max_age=",
+            StatusCode::NOT_FOUND,
+            "no queue is named",
+        ),
+    ] {
+        let (status, answer) = send(router.clone(), form("/fn/op/queue_settings", body)).await;
+        assert_eq!(status, code, "{answer}");
+        assert!(answer.contains(expected), "{expected:?} in {answer}");
+    }
+    assert_eq!(engine.queue("mail").await.unwrap().settings, settings);
+    assert!(matches!(
+        engine.queue("nowhere").await,
+        Err(amboy::Error::QueueNotFound(_))
+    ));
+}

@@ -60,9 +60,10 @@ pub enum Access {
 
 /// The access policy, for the whole HTTP surface: health checks, the API's
 /// own document, the session endpoints (API and sign-in form) and the
-/// dashboard's static files are public; reads — API reads, previews (which change nothing), dashboard
-/// pages and their server functions (reads too) — need a viewer; every
-/// other change an operator.
+/// dashboard's static files are public; reads — API reads, previews (which
+/// change nothing), dashboard pages and their reading server functions
+/// (`/fn/…`) — need a viewer; every other change, the dashboard's changing
+/// server functions (`/fn/op/…`) included, an operator.
 pub fn required(method: &Method, path: &str) -> Access {
     let public = matches!(
         path,
@@ -79,7 +80,7 @@ pub fn required(method: &Method, path: &str) -> Access {
     } else if method == Method::GET
         || method == Method::HEAD
         || path == "/api/v1/schedules/preview"
-        || path.starts_with("/fn/")
+        || (path.starts_with("/fn/") && !path.starts_with("/fn/op/"))
     {
         Access::Role(Role::Viewer)
     } else {
@@ -379,6 +380,10 @@ mod tests {
         assert_eq!(
             required(&Method::POST, "/fn/queue_counts"),
             Access::Role(Role::Viewer)
+        );
+        assert_eq!(
+            required(&Method::POST, "/fn/op/pause_queue"),
+            Access::Role(Role::Operator)
         );
         assert_eq!(
             required(&Method::GET, "/api/v1/jobs"),

@@ -88,30 +88,7 @@ pub fn millis(text: &str, flag: &str) -> anyhow::Result<i64> {
 
 /// Parses `250ms`, `30s`, `5m`, `2h`, `1d` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
-    let text = text.trim();
-    if text.starts_with('-') {
-        anyhow::bail!("{text:?} is negative; a duration must not be negative");
-    }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .with_context(|| format!("{text:?} is not a duration like 250ms, 30s, 5m, 2h or 1d"))?;
-    let seconds = |factor: u64| {
-        n.checked_mul(factor)
-            .map(Duration::from_secs)
-            .with_context(|| format!("{text:?} is too long"))
-    };
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => seconds(1),
-        "m" => seconds(60),
-        "h" => seconds(3_600),
-        "d" => seconds(86_400),
-        other => anyhow::bail!("{text:?}: unknown unit {other:?}; use ms, s, m, h or d"),
-    }
+    amboy::clock::parse_duration(text).map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]
