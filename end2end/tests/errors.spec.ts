@@ -13,10 +13,10 @@ test("failed attempts are grouped on the errors page", async ({ page }) => {
   await page.goto("/");
   await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
   // Through the page links, as a user would.
-  await page.getByRole("link", { name: "Errors" }).click();
+  await page.getByRole("link", { name: "Errors", exact: true }).click();
   await expect(page).toHaveURL(/\/errors$/);
   await expect(page.getByRole("heading", { name: "Errors" })).toBeVisible();
-  await expect(page.getByRole("link", { name: "Errors" })).toHaveAttribute("aria-current", "page");
+  await expect(page.getByRole("link", { name: "Errors", exact: true })).toHaveAttribute("aria-current", "page");
 
   // Attempts fail and retry in the background: refresh until both failed.
   const row = page.locator('tr[data-job-type="http"]');

@@ -67,9 +67,6 @@ impl MigrationTrait for Migration {
             "CREATE UNIQUE INDEX job_scopes_held ON job_scopes (scope) WHERE held",
         )
         .await?;
-        // The jobs waiting for a scope, to wake when it is released.
-        db.execute_unprepared("CREATE INDEX job_scopes_scope ON job_scopes (scope, held)")
-            .await?;
         Ok(())
     }
 

@@ -95,6 +95,7 @@ impl Store {
                 let mut signals = Vec::new();
                 let change = Change {
                     id: id.to_owned(),
+                    queue: current.queue.clone(),
                     to: Some(JobState::Aborted),
                     has_dependents: current.has_dependents,
                     scoped: current.scoped,

@@ -28,9 +28,12 @@ const CHUNK: usize = 500;
 
 /// True for a job (of table `jobs`) none of whose dispatch scopes another
 /// job holds: the claim and the runner's next-due time skip the others.
-pub(crate) const SCOPES_FREE: &str = "(NOT jobs.scoped OR NOT EXISTS (\
+/// A scalar subquery per candidate (index probes on the job's scopes and on
+/// the held scopes), not `NOT EXISTS`: PostgreSQL would turn that into a
+/// hash of every job's scopes, rebuilt for each claim.
+pub(crate) const SCOPES_FREE: &str = "(NOT jobs.scoped OR (\
     SELECT 1 FROM job_scopes m JOIN job_scopes h ON h.scope = m.scope AND h.held \
-    WHERE m.job_id = jobs.id AND m.kind = 'dispatch'))";
+    WHERE m.job_id = jobs.id AND m.kind = 'dispatch' LIMIT 1) IS NULL)";
 
 /// How a new job with dependencies starts.
 #[derive(Debug, Clone)]
@@ -87,6 +90,8 @@ fn edge_effect(
 pub(crate) struct Change {
     /// The job.
     pub id: String,
+    /// Its queue.
+    pub queue: String,
     /// Its new state; `None` when it was deleted.
     pub to: Option<JobState>,
     /// Whether other jobs have edges to it.
@@ -371,6 +376,9 @@ impl Store {
             for change in changes {
                 let ends = change.to.is_none_or(JobState::is_terminal);
                 if change.scoped {
+                    // Its queue's jobs waiting for the scope may start now
+                    // (another queue's start within their poll interval).
+                    push_wakes(signals, [change.queue.clone()]);
                     if ends {
                         released_all.push(change.id.clone());
                     } else {
@@ -381,10 +389,8 @@ impl Store {
                     ended.push((change.id, change.to));
                 }
             }
-            self.release_scopes(txn, &released_all, false, signals)
-                .await?;
-            self.release_scopes(txn, &released_dispatch, true, signals)
-                .await?;
+            self.release_scopes(txn, &released_all, false).await?;
+            self.release_scopes(txn, &released_dispatch, true).await?;
             changes = self
                 .resolve_dependents(txn, &ended, now, deltas, signals)
                 .await?;
@@ -393,53 +399,27 @@ impl Store {
     }
 
     /// Releases the held scopes of `jobs` (only dispatch scopes when
-    /// `dispatch_only`) and wakes the queues of pending jobs waiting for one.
+    /// `dispatch_only`).
     async fn release_scopes(
         &self,
         txn: &DatabaseTransaction,
         jobs: &[String],
         dispatch_only: bool,
-        signals: &mut Vec<Signal>,
     ) -> Result<()> {
-        #[derive(FromQueryResult)]
-        struct Scope {
-            scope: String,
-        }
-        #[derive(FromQueryResult)]
-        struct Queue {
-            queue: String,
-        }
         let kind = if dispatch_only {
             " AND kind = 'dispatch'"
         } else {
             ""
         };
         for chunk in jobs.chunks(CHUNK) {
-            let released = Scope::find_by_statement(self.stmt(
+            txn.execute_raw(self.stmt(
                 &format!(
-                    "UPDATE job_scopes SET held = FALSE WHERE job_id IN ({}) AND held{kind} \
-                     RETURNING scope",
+                    "UPDATE job_scopes SET held = FALSE WHERE job_id IN ({}) AND held{kind}",
                     placeholders(1, chunk.len())
                 ),
                 chunk.iter().map(|id| id.clone().into()).collect(),
             ))
-            .all(txn)
             .await?;
-            if released.is_empty() {
-                continue;
-            }
-            let queues = Queue::find_by_statement(self.stmt(
-                &format!(
-                    "SELECT DISTINCT j.queue FROM job_scopes s JOIN jobs j ON j.id = s.job_id \
-                     WHERE s.scope IN ({}) AND s.kind = 'dispatch' AND NOT s.held \
-                     AND j.state = 'pending'",
-                    placeholders(1, released.len())
-                ),
-                released.into_iter().map(|s| s.scope.into()).collect(),
-            ))
-            .all(txn)
-            .await?;
-            push_wakes(signals, queues.into_iter().map(|q| q.queue));
         }
         Ok(())
     }
@@ -536,6 +516,7 @@ impl Store {
                     );
                     cascade.push(Change {
                         id: id.to_owned(),
+                        queue: edge.queue.clone(),
                         to: Some(JobState::Failed),
                         has_dependents: edge.has_dependents,
                         scoped: edge.scoped,

@@ -78,6 +78,7 @@ impl Store {
             if job.has_dependents || job.scoped {
                 changes.push(Change {
                     id: job.id.clone(),
+                    queue: queue.to_owned(),
                     to: Some(JobState::Expired),
                     has_dependents: job.has_dependents,
                     scoped: job.scoped,

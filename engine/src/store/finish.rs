@@ -170,6 +170,7 @@ impl Store {
                 .into_iter()
                 .map(|row| Change {
                     id: row.id.clone(),
+                    queue: queue.to_owned(),
                     to: Some(to[row.id.as_str()]),
                     has_dependents: row.has_dependents,
                     scoped: row.scoped,

@@ -170,6 +170,7 @@ impl Store {
             if action != JobAction::Retry && (target.has_dependents || target.scoped) {
                 settling.push(Change {
                     id: target.id.clone(),
+                    queue: target.queue.clone(),
                     to,
                     has_dependents: target.has_dependents,
                     scoped: target.scoped,
