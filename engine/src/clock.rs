@@ -99,29 +99,6 @@ pub fn from_us(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn manual_clock_wakes_sleepers_on_advance() {
-        let manual = ManualClock::new(from_us(1_000_000));
-        let clock = manual.clock();
-        let sleeper = tokio::spawn({
-            let clock = clock.clone();
-            async move { clock.sleep(Duration::from_secs(60)).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!sleeper.is_finished());
-        manual.advance(Duration::from_secs(59));
-        tokio::task::yield_now().await;
-        assert!(!sleeper.is_finished());
-        manual.advance(Duration::from_secs(1));
-        sleeper.await.unwrap();
-        assert_eq!(clock.now_us(), 61_000_000);
-    }
-}
-
 /// Parses a duration as people write it: `250ms`, `30s`, `5m`, `2h`, `1d`
 /// (a bare number is seconds). The error says what was wrong.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
@@ -152,5 +129,28 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         other => Err(format!(
             "{text:?}: unknown unit {other:?}; use ms, s, m, h or d"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn manual_clock_wakes_sleepers_on_advance() {
+        let manual = ManualClock::new(from_us(1_000_000));
+        let clock = manual.clock();
+        let sleeper = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep(Duration::from_secs(60)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        manual.advance(Duration::from_secs(59));
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        manual.advance(Duration::from_secs(1));
+        sleeper.await.unwrap();
+        assert_eq!(clock.now_us(), 61_000_000);
     }
 }

@@ -189,7 +189,8 @@ impl Store {
             }
         }
         deltas.apply_creating(self, txn, now).await?;
-        self.signal(txn, &signals).await?;
+        // This process's runners are woken after the commit (`Engine::inserted`).
+        self.signal_others(txn, &signals).await?;
         Ok(Insert::Done(inserted))
     }
 

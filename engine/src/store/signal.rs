@@ -99,7 +99,19 @@ impl Store {
             }
             return Ok(());
         }
-        if signals.is_empty() {
+        self.signal_others(conn, signals).await
+    }
+
+    /// Sends `signals` to the other processes only (nothing on SQLite), for
+    /// a caller that wakes this process's runners itself once it has
+    /// committed — a put. Woken before the commit, a runner's claim comes
+    /// early, finds nothing, and its round trip then delays the next put.
+    pub async fn signal_others(
+        &self,
+        conn: &impl ConnectionTrait,
+        signals: &[Signal],
+    ) -> Result<()> {
+        if !self.dialect().signals() || signals.is_empty() {
             return Ok(());
         }
         let calls = placeholders(2, signals.len())
