@@ -6,11 +6,12 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, SqlErr, Val
 
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders};
+use crate::dependency::OnDependencyFailure;
 use crate::error::{Error, Result};
 use crate::spec::JobInsert;
 use crate::state::JobState;
 
-/// Values bound per inserted row.
+/// Values bound per inserted row (one fewer for plain jobs).
 const WIDTH: usize = 14;
 
 /// What [`Store::insert_rows`] did.
@@ -100,7 +101,18 @@ impl Store {
         }
         let mut inserted = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(self.dialect().insert_rows()) {
-            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * WIDTH);
+            // Plain jobs — no edges, dependents, scopes or manager: nearly
+            // all of them — leave those columns to their defaults, so each
+            // row binds and parses only what varies.
+            let plain = chunk.iter().all(|job| {
+                job.depends_on.is_empty()
+                    && job.scopes.is_empty()
+                    && job.dependency.is_none()
+                    && job.on_dependency_failure == OnDependencyFailure::Fail
+                    && !plan.depended_on.contains(&job.id)
+            });
+            let width = if plain { WIDTH - 1 } else { WIDTH };
+            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
             for job in chunk {
                 values.extend([
                     job.id.clone().into(),
@@ -116,8 +128,10 @@ impl Store {
                     job.created_at.into(),
                     job.run_at.into(),
                     job.dispatch_by.into(),
-                    job.dependency.clone().into(),
                 ]);
+                if !plain {
+                    values.push(job.dependency.clone().into());
+                }
             }
             // Constant columns and the few values of fixed vocabularies
             // (state, counts, flags) are literals, so each row binds only
@@ -126,9 +140,12 @@ impl Store {
                 .iter()
                 .enumerate()
                 .map(|(row, job)| {
+                    let bound = placeholders(1 + row * width, width);
+                    if plain {
+                        return format!("({bound}, 'pending', 0, 0, FALSE, 0)");
+                    }
                     format!(
-                        "({}, '{}', 0, 0, FALSE, 0, {}, '{}', {}, {})",
-                        placeholders(1 + row * WIDTH, WIDTH),
+                        "({bound}, '{}', 0, 0, FALSE, 0, {}, '{}', {}, {})",
                         plan.state(job).as_str(),
                         plan.starts.get(&job.id).map_or(0, |start| start.deps_left),
                         job.on_dependency_failure.as_str(),
@@ -141,9 +158,14 @@ impl Store {
             let sql = format!(
                 "INSERT INTO jobs (id, queue, job_type, type_version, payload, priority, \
                  max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, created_at, run_at, \
-                 dispatch_by, dependency, state, attempt, claim_count, abort_requested, progress, \
-                 deps_left, on_dependency_failure, has_dependents, scoped) \
+                 dispatch_by{}, state, attempt, claim_count, abort_requested, progress{}) \
                  VALUES {rows}{}",
+                if plain { "" } else { ", dependency" },
+                if plain {
+                    ""
+                } else {
+                    ", deps_left, on_dependency_failure, has_dependents, scoped"
+                },
                 if ignore_duplicates {
                     " ON CONFLICT (id) DO NOTHING RETURNING id"
                 } else {
