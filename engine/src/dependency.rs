@@ -27,6 +27,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::spec::invalid;
 
 /// Most edges one job may have.
 pub const MAX_EDGES: usize = 1_000;
@@ -341,13 +342,6 @@ pub(crate) fn topological_order(jobs: &[(&str, &[String])]) -> Result<Vec<usize>
         ));
     }
     Ok(order)
-}
-
-fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
-    Error::InvalidInput {
-        field,
-        reason: reason.into(),
-    }
 }
 
 #[cfg(test)]

@@ -279,7 +279,8 @@ impl NewJob {
     }
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
+/// An [`Error::InvalidInput`] for `field`.
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
     Error::InvalidInput {
         field,
         reason: reason.into(),

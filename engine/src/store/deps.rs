@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, SqlErr, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders, value_rows};
@@ -312,17 +312,7 @@ impl Store {
                     values,
                 ))
                 .await;
-            match insert {
-                Ok(_) => {}
-                // Another process's put took one between our check and now.
-                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                    return Err(Error::ScopeHeld {
-                        scope: wanted.join(", "),
-                        holder: "a job put at the same moment".to_owned(),
-                    });
-                }
-                Err(err) => return Err(err.into()),
-            }
+            taken_meanwhile(insert, &wanted)?;
         }
         Ok(())
     }
@@ -667,16 +657,7 @@ impl Store {
                 ids.to_vec(),
             ))
             .await;
-        match update {
-            Ok(_) => Ok(()),
-            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                Err(Error::ScopeHeld {
-                    scope: scopes.join(", "),
-                    holder: "a job put at the same moment".to_owned(),
-                })
-            }
-            Err(err) => Err(err.into()),
-        }
+        taken_meanwhile(update, &scopes)
     }
 
     /// Takes the dispatch scopes of the claimed jobs `scoped`, in claim
@@ -734,13 +715,29 @@ impl Store {
                 .await;
             match update {
                 Ok(_) => {}
-                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                Err(err) if super::unique_violation(&err) => {
                     return Ok(None);
                 }
                 Err(err) => return Err(err.into()),
             }
         }
         Ok(Some(hand_back))
+    }
+}
+
+/// A write that takes `scopes`, refused when another process's put or retry
+/// took one of them between this transaction's check and its write.
+fn taken_meanwhile(
+    write: std::result::Result<sea_orm::ExecResult, sea_orm::DbErr>,
+    scopes: &[&str],
+) -> Result<()> {
+    match write {
+        Ok(_) => Ok(()),
+        Err(err) if super::unique_violation(&err) => Err(Error::ScopeHeld {
+            scope: scopes.join(", "),
+            holder: "a job put at the same moment".to_owned(),
+        }),
+        Err(err) => Err(err.into()),
     }
 }
 

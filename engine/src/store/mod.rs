@@ -93,6 +93,15 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Whether the database refused a write for a unique index (a duplicate id
+/// or schedule, a scope held).
+pub(crate) fn unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 /// Changes to the per-(queue, state) counters, applied in the transaction
 /// that changed the states.
 #[derive(Debug, Default)]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, SqlErr, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders};
@@ -188,9 +188,7 @@ impl Store {
             } else {
                 match txn.execute_raw(stmt).await {
                     Ok(_) => inserted.extend(chunk.iter().copied()),
-                    Err(err)
-                        if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
-                    {
+                    Err(err) if super::unique_violation(&err) => {
                         return Ok(Insert::Duplicate(chunk.to_vec()));
                     }
                     Err(err) => return Err(err.into()),

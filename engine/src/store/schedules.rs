@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, FromQueryResult, SqlErr, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::signal::Signal;
 use super::{Store, placeholders, value_rows};
@@ -200,7 +200,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => {}
-            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(err) if super::unique_violation(&err) => {
                 return Err(Error::DuplicateSchedule(def.name.clone()));
             }
             Err(err) => return Err(err.into()),
