@@ -32,13 +32,58 @@ pub enum BulkAction {
     Abort,
 }
 
+impl BulkAction {
+    /// Every action, in the order they are offered.
+    pub const ALL: [BulkAction; 4] = [
+        BulkAction::Retry,
+        BulkAction::Abort,
+        BulkAction::Complete,
+        BulkAction::Delete,
+    ];
+
+    /// The states of the jobs it changes; it passes over the others.
+    pub fn applies_to(self) -> &'static [JobState] {
+        match self {
+            BulkAction::Retry => JobAction::Retry.from_states(),
+            BulkAction::Complete => JobAction::Complete.from_states(),
+            BulkAction::Delete => JobAction::Delete.from_states(),
+            BulkAction::Abort => &ABORTABLE,
+        }
+    }
+
+    /// Its name: `retry`, `abort`, `complete` or `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Retry => "retry",
+            BulkAction::Abort => "abort",
+            BulkAction::Complete => "complete",
+            BulkAction::Delete => "delete",
+        }
+    }
+}
+
+impl std::str::FromStr for BulkAction {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        BulkAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == s)
+            .ok_or_else(|| Error::InvalidInput {
+                field: "action",
+                reason: format!("{s:?} is not one of retry, abort, complete, delete"),
+            })
+    }
+}
+
 /// Which jobs a bulk call takes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobSelector {
     /// These ids (at most [`MAX_BULK_IDS`]); ids in a state the action does
     /// not apply to, or missing, are passed over.
     Ids(Vec<String>),
-    /// Every job matching the filter (its `after` and `limit` are ignored),
+    /// Every job matching the filter (its order, `after` and `limit` are
+    /// ignored),
     /// in batches of 1,000, each its own transaction.
     Filter(JobFilter),
 }
@@ -115,12 +160,7 @@ impl Engine {
     /// to; returns how many it changed (for aborts: aborted, or asked to
     /// stop when running).
     pub async fn bulk(&self, action: BulkAction, selector: JobSelector) -> Result<u64> {
-        let states: &[JobState] = match action {
-            BulkAction::Retry => JobAction::Retry.from_states(),
-            BulkAction::Complete => JobAction::Complete.from_states(),
-            BulkAction::Delete => JobAction::Delete.from_states(),
-            BulkAction::Abort => &ABORTABLE,
-        };
+        let states = action.applies_to();
         let mut changed = 0u64;
         match selector {
             JobSelector::Ids(ids) => {
@@ -141,16 +181,28 @@ impl Engine {
                 if let Some(queue) = &filter.queue {
                     crate::queue::validate_queue_name(queue)?;
                 }
-                loop {
-                    let ids = self
-                        .store()
-                        .bulk_targets(states, &filter, BULK_BATCH)
-                        .await?;
-                    changed += self.bulk_batch(action, &ids).await?;
-                    if ids.len() < BULK_BATCH {
-                        break;
+                // One state at a time, its batches walking the ids upwards
+                // from the start: each batch is then a range of the
+                // (state, id) or (queue, state, id) index, read in order,
+                // whatever the depth (all states at once would sort every
+                // remaining match per batch).
+                let chosen: Vec<JobState> = states
+                    .iter()
+                    .copied()
+                    .filter(|state| filter.state.is_none_or(|s| s == *state))
+                    .collect();
+                filter.newest_first = false;
+                for state in chosen {
+                    filter.state = Some(state);
+                    filter.after = None;
+                    loop {
+                        let ids = self.store().bulk_targets(&filter, BULK_BATCH).await?;
+                        changed += self.bulk_batch(action, &ids).await?;
+                        if ids.len() < BULK_BATCH {
+                            break;
+                        }
+                        filter.after = ids.last().cloned();
                     }
-                    filter.after = ids.last().cloned();
                 }
             }
         }

@@ -110,8 +110,9 @@ pub struct JobDetail {
     pub logs: Vec<LogLine>,
 }
 
-/// Which jobs a list returns. Lists are ordered by id; `after` continues
-/// from the last id of the previous page (keyset pagination).
+/// Which jobs a list returns. Lists are ordered by id (creation order for
+/// the default UUIDv7 ids), oldest first unless `newest_first`; `after`
+/// continues from the last id of the previous page (keyset pagination).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobFilter {
@@ -126,7 +127,10 @@ pub struct JobFilter {
     /// Only jobs held by this process (with `state: running`, a worker's
     /// running jobs).
     pub owner: Option<String>,
-    /// Ids after this one.
+    /// Newest first: ids in descending order.
+    #[serde(default)]
+    pub newest_first: bool,
+    /// Ids after this one, in the list's order.
     pub after: Option<String>,
     /// Page size (1–1000).
     pub limit: u32,

@@ -61,6 +61,24 @@ async fn ids_compare_as_bytes(url: &str) {
         paged.extend(page);
     }
     assert_eq!(paged, ["A1", "a-2", "a1", "ab", "b1"]);
+    // Newest first: the same order backwards, page by page.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = ids(JobFilter {
+            limit: 2,
+            newest_first: true,
+            after: after.clone(),
+            ..all.clone()
+        })
+        .await;
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().cloned();
+        paged.extend(page);
+    }
+    assert_eq!(paged, ["b1", "ab", "a1", "a-2", "A1"]);
     // A bulk action by prefix acts on exactly those.
     let deleted = engine
         .bulk(BulkAction::Delete, JobSelector::Filter(prefixed))

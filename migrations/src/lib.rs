@@ -22,7 +22,9 @@
 //! - [`m20261130_000010_dependencies_and_scopes`]: edges between jobs,
 //!   dependency managers, and scopes held exclusively;
 //! - [`m20261130_000011_queue_groups`]: queue rules, and queues that follow
-//!   them and are pruned when idle.
+//!   them and are pruned when idle;
+//! - [`m20261130_000012_job_list_indexes`]: job lists by state and by queue
+//!   and state, in id order, for keyset pages at any depth.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -37,6 +39,7 @@ pub mod m20261130_000008_dispatch_deadlines;
 pub mod m20261130_000009_byte_ordered_ids;
 pub mod m20261130_000010_dependencies_and_scopes;
 pub mod m20261130_000011_queue_groups;
+pub mod m20261130_000012_job_list_indexes;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -57,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_byte_ordered_ids::Migration),
             Box::new(m20261130_000010_dependencies_and_scopes::Migration),
             Box::new(m20261130_000011_queue_groups::Migration),
+            Box::new(m20261130_000012_job_list_indexes::Migration),
         ]
     }
 }

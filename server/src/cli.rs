@@ -350,6 +350,9 @@ pub struct ListArgs {
     /// Only ids starting with this.
     #[arg(long)]
     pub id_prefix: Option<String>,
+    /// Newest first (ids descending) instead of oldest first.
+    #[arg(long)]
+    pub newest_first: bool,
     /// Continue after this id (the last id of the previous page).
     #[arg(long)]
     pub after: Option<String>,

@@ -204,6 +204,38 @@ async fn jobs_queues_and_schedules_work_over_http() {
     .await;
     assert_eq!(rest["jobs"].as_array().unwrap().len(), 1);
     assert_eq!(rest["next"], Value::Null);
+    // Newest first: the same three, the other way round.
+    let ids = |page: &Value| -> Vec<String> {
+        page["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|job| job["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut oldest_first = ids(&page);
+    oldest_first.extend(ids(&rest));
+    let (_, newest) = call(
+        &server,
+        Method::GET,
+        "/api/v1/jobs?queue=mail&order=desc&limit=2",
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    let next = newest["next"].as_str().unwrap().to_owned();
+    let (_, older) = call(
+        &server,
+        Method::GET,
+        &format!("/api/v1/jobs?queue=mail&order=desc&after={next}"),
+        Some(VIEWER),
+        None,
+    )
+    .await;
+    let mut newest_first = ids(&newest);
+    newest_first.extend(ids(&older));
+    oldest_first.reverse();
+    assert_eq!(newest_first, oldest_first);
 
     let (status, aborted) = call(&server, Method::POST, "/api/v1/jobs/job-1/abort", op, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -600,6 +632,13 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
             None,
             StatusCode::BAD_REQUEST,
             "state",
+        ),
+        (
+            Method::GET,
+            "/api/v1/jobs?order=sideways",
+            None,
+            StatusCode::BAD_REQUEST,
+            "order",
         ),
         (
             Method::GET,

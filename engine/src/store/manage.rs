@@ -259,26 +259,18 @@ impl Store {
     }
 
     /// Up to `limit` ids, in order, of jobs matching `filter` (its `after`
-    /// continues a previous batch; its limit is ignored) in one of
-    /// `states`: one batch of a bulk action.
-    pub async fn bulk_targets(
-        &self,
-        states: &[JobState],
-        filter: &JobFilter,
-        limit: usize,
-    ) -> Result<Vec<String>> {
+    /// continues a previous batch; its limit is ignored): one batch of a
+    /// bulk action.
+    pub async fn bulk_targets(&self, filter: &JobFilter, limit: usize) -> Result<Vec<String>> {
         #[derive(FromQueryResult)]
         struct Id {
             id: String,
         }
         let (filter, mut values) = filter_sql(filter);
-        let first = values.len() + 1;
-        values.extend(states.iter().map(|s| s.as_str().into()));
         values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
         let sql = format!(
-            "SELECT id FROM jobs WHERE {filter} AND state IN ({}) ORDER BY id LIMIT ${}",
-            placeholders(first, states.len()),
-            first + states.len()
+            "SELECT id FROM jobs WHERE {filter} ORDER BY id LIMIT ${}",
+            values.len()
         );
         Ok(Id::find_by_statement(self.stmt(&sql, values))
             .all(&self.read)

@@ -220,8 +220,9 @@ impl Store {
     pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>> {
         let (condition, mut values) = filter_sql(filter);
         values.push(i64::from(filter.limit).into());
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE {condition} ORDER BY id LIMIT ${}",
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE {condition} ORDER BY id {order} LIMIT ${}",
             values.len()
         );
         let rows = JobRow::find_by_statement(self.stmt(&sql, values))
@@ -258,7 +259,12 @@ pub(crate) fn filter_sql(filter: &JobFilter) -> (String, Vec<sea_orm::Value>) {
         bind("owner = #", owner.clone().into());
     }
     if let Some(after) = &filter.after {
-        bind("id > #", after.clone().into());
+        let past = if filter.newest_first {
+            "id < #"
+        } else {
+            "id > #"
+        };
+        bind(past, after.clone().into());
     }
     if conditions.is_empty() {
         conditions.push("1 = 1".to_owned());

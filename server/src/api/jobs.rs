@@ -218,17 +218,30 @@ pub struct ListQuery {
     /// Only jobs held by this process (see `/workers`); with
     /// `state=running`, what it is running.
     owner: Option<String>,
-    /// Ids after this one (the `next` of the previous page).
+    /// `asc` (oldest first, the default) or `desc` (newest first).
+    order: Option<ListOrder>,
+    /// Ids after this one in the list's order (the `next` of the previous page).
     after: Option<String>,
     /// Page size, 1–1000 (default 50).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
+/// A list's order: by id, which is creation order for the default ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListOrder {
+    /// Oldest first.
+    #[default]
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
 /// A page of jobs.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobPage {
-    /// The jobs, by id.
+    /// The jobs, in the list's order.
     jobs: Vec<JobRecord>,
     /// Pass as `after` for the next page; absent on the last page.
     next: Option<String>,
@@ -248,6 +261,7 @@ async fn list_jobs(
         job_type: query.job_type,
         id_prefix: query.id_prefix,
         owner: query.owner,
+        newest_first: query.order.unwrap_or_default() == ListOrder::Desc,
         after: query.after,
         limit: query.limit.unwrap_or(amboy::record::DEFAULT_PAGE),
     };

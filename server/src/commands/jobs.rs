@@ -103,6 +103,9 @@ async fn run_list(client: &Client, args: &ListArgs) -> anyhow::Result<()> {
             query.push(format!("{key}={}", encode(value)));
         }
     }
+    if args.newest_first {
+        query.push("order=desc".to_owned());
+    }
     if let Some(state) = &args.state {
         state.parse::<JobState>().context("--state")?;
     }
@@ -112,7 +115,12 @@ async fn run_list(client: &Client, args: &ListArgs) -> anyhow::Result<()> {
     }
     print!("{}", table(&page.jobs));
     if let Some(next) = page.next {
-        println!("(more: --after {next})");
+        let order = if args.newest_first {
+            " --newest-first"
+        } else {
+            ""
+        };
+        println!("(more:{order} --after {next})");
     }
     Ok(())
 }
