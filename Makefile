@@ -7,7 +7,8 @@
 #                  API fuzzing
 #   make e2e       only the browser tests, against the last release build
 #   make fuzz      only the API fuzzing (schemathesis), against the last release build
-#   make bench     the benchmark harness (its own workspace under bench/)
+#   make bench     the benchmark harness (its own workspace under bench/; the
+#                  dashboard figure runs the release server `make build` makes)
 #   make clean-db  delete the default SQLite database
 
 SHELL := bash
@@ -69,7 +70,7 @@ e2e:
 fuzz:
 	AMBOY_BIN="$(AMBOY)" ST="$(ROOT)/.venv/schemathesis/bin/st" scripts/api-fuzz.sh
 
-bench:
+bench: build
 	cargo run --release --manifest-path bench/Cargo.toml --target-dir target
 
 clean-db:

@@ -81,3 +81,41 @@ export async function startServer(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Puts one job through the REST API of the shared server; returns its id. */
+export async function putJob(job: Record<string, unknown>): Promise<string> {
+  const response = await fetch(`${serverUrl()}/api/v1/jobs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(job),
+  });
+  if (response.status !== 201) {
+    throw new Error(`put ${JSON.stringify(job)}: ${response.status} ${await response.text()}`);
+  }
+  return (await response.json()).id;
+}
+
+/** A job as the REST API returns it (the fields the tests read). */
+export interface ApiJob {
+  id: string;
+  state: string;
+  attempts: { attempt: number; outcome: string; error: string | null }[];
+}
+
+/** Reads one job through the REST API. */
+export async function getJob(id: string): Promise<ApiJob> {
+  const response = await fetch(`${serverUrl()}/api/v1/jobs/${encodeURIComponent(id)}`);
+  if (!response.ok) throw new Error(`get ${id}: ${response.status}`);
+  return response.json();
+}
+
+/** Waits until the job is in `state` (the engine's own wait, up to 30 s). */
+export async function waitForState(id: string, state: string): Promise<ApiJob> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const job = await getJob(id);
+    if (job.state === state) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} is ${job.state}, not ${state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -10,19 +10,34 @@
 //! # Layout
 //!
 //! - [`counts`]: the job counts table and the `queue_counts` server function.
+//! - [`url`]: links with encoded path segments and queries.
+//! - `backend` (server half only): the engine and its errors, for every
+//!   page's server functions.
 //! - [`live`]: the page's websocket to the live stream.
 //! - [`overview`]: the overview page at `/`.
 //! - [`queues`]: the queues page at `/queues` and one queue at `/queues/:name`.
+//! - [`jobs`]: the jobs page at `/jobs`, with its bulk actions.
+//! - [`job`]: one job at `/jobs/:id`.
+//! - [`schedules`]: the schedules at `/schedules`, the form at
+//!   `/schedules/new` and one schedule at `/schedules/:name`.
+//! - [`workers`]: the engine processes and their running jobs at `/workers`.
 //! - [`errors`]: the errors page at `/errors`.
 //! - [`session`]: the sign-in page at `/login` and the header's session note.
 //! - this file: the HTML [`shell`], the [`App`] root and its routes.
 
+#[cfg(feature = "ssr")]
+pub mod backend;
 pub mod counts;
 pub mod errors;
+pub mod job;
+pub mod jobs;
 pub mod live;
 pub mod overview;
 pub mod queues;
+pub mod schedules;
 pub mod session;
+pub mod url;
+pub mod workers;
 
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
@@ -32,9 +47,13 @@ use leptos_router::{
 };
 
 use crate::errors::Errors;
+use crate::job::JobPage;
+use crate::jobs::Jobs;
 use crate::overview::Overview;
 use crate::queues::{QueueDetail, Queues};
+use crate::schedules::{SchedulePage, Schedules};
 use crate::session::{Login, SessionBadge};
+use crate::workers::Workers;
 
 /// The whole HTML document the server sends; the browser hydrates only its body.
 ///
@@ -81,6 +100,9 @@ pub fn App() -> impl IntoView {
                     <nav class="nav" aria-label="pages">
                         <A href="/" exact=true>"Overview"</A>
                         <A href="/queues">"Queues"</A>
+                        <A href="/jobs">"Jobs"</A>
+                        <A href="/schedules">"Schedules"</A>
+                        <A href="/workers">"Workers"</A>
                         <A href="/errors">"Errors"</A>
                     </nav>
                     <SessionBadge />
@@ -93,6 +115,14 @@ pub fn App() -> impl IntoView {
                             path=(StaticSegment("queues"), ParamSegment("name"))
                             view=QueueDetail
                         />
+                        <Route path=StaticSegment("jobs") view=Jobs />
+                        <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage />
+                        <Route path=StaticSegment("schedules") view=Schedules />
+                        <Route
+                            path=(StaticSegment("schedules"), ParamSegment("name"))
+                            view=SchedulePage
+                        />
+                        <Route path=StaticSegment("workers") view=Workers />
                         <Route path=StaticSegment("errors") view=Errors />
                         <Route path=StaticSegment("login") view=Login />
                     </Routes>

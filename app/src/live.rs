@@ -6,10 +6,10 @@
 //! tab costs no query. Before the first message (and during SSR) pages show
 //! what the server rendered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use leptos::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::counts::{CountsTable, QueueRow};
 
@@ -40,17 +40,76 @@ impl Connection {
 pub struct Live {
     /// The counts of the latest snapshot, once one arrived.
     pub counts: ReadSignal<Option<CountsTable>>,
+    /// The throughput of the latest snapshot, once one arrived.
+    pub rate: ReadSignal<Option<Rate>>,
+    /// The jobs that changed between the last two snapshots (set once a
+    /// second, when any did): pages showing one of them read it again.
+    pub changed: ReadSignal<Changed>,
     /// The connection's state.
     pub connection: ReadSignal<Connection>,
 }
 
-/// A `stats` message, as far as the dashboard reads it.
+/// Throughput at one snapshot (one a second).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rate {
+    /// Jobs completed per second.
+    pub completed: f64,
+    /// Jobs failed per second.
+    pub failed: f64,
+}
+
+/// Jobs the stream reported changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// Their ids.
+    pub ids: HashSet<String>,
+    /// Whether some changes went unreported (too many, or the connection
+    /// fell behind): then anything may have changed.
+    pub dropped: bool,
+}
+
+impl Changed {
+    /// Most ids kept between two snapshots; beyond, `dropped` is set.
+    pub const MAX_IDS: usize = 1_000;
+
+    /// Whether any of `ids` may have changed.
+    pub fn touches<'a>(&self, mut ids: impl Iterator<Item = &'a str>) -> bool {
+        self.dropped || ids.any(|id| self.ids.contains(id))
+    }
+
+    /// Adds a `jobs` message's changes.
+    pub fn add(&mut self, ids: Vec<String>, dropped: bool) {
+        self.dropped |= dropped;
+        for id in ids {
+            if self.ids.len() == Self::MAX_IDS {
+                self.dropped = true;
+                break;
+            }
+            self.ids.insert(id);
+        }
+    }
+
+    /// Whether there is nothing to report.
+    pub fn is_empty(&self) -> bool {
+        !self.dropped && self.ids.is_empty()
+    }
+}
+
+/// A stream message, as far as the dashboard reads it.
 #[derive(Deserialize)]
 struct Message {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
     queues: Vec<QueueMessage>,
+    #[serde(default)]
+    events: Vec<EventMessage>,
+    #[serde(default)]
+    dropped: u64,
+    #[serde(default)]
+    completed_per_sec: f64,
+    #[serde(default)]
+    failed_per_sec: f64,
 }
 
 #[derive(Deserialize)]
@@ -59,43 +118,85 @@ struct QueueMessage {
     counts: BTreeMap<String, i64>,
 }
 
-/// The counts table of a stream message, when it is a stats snapshot
-/// (job events and anything unknown are `None`); columns in `states` order.
-pub fn counts_of(text: &str, states: &[String]) -> Option<CountsTable> {
+#[derive(Deserialize)]
+struct EventMessage {
+    id: String,
+}
+
+/// What one stream message says.
+#[derive(Debug, PartialEq)]
+pub enum Frame {
+    /// A stats snapshot: the counts table, columns in the given order, and
+    /// the throughput.
+    Stats(CountsTable, Rate),
+    /// Job events: the ids of the jobs, and whether some were dropped.
+    Jobs(Vec<String>, bool),
+}
+
+/// Reads a stream message; `None` for anything else (or not JSON).
+pub fn parse(text: &str, states: &[String]) -> Option<Frame> {
     let message: Message = serde_json::from_str(text).ok()?;
-    if message.kind != "stats" {
-        return None;
+    match message.kind.as_str() {
+        "stats" => {
+            let mut queues: Vec<QueueRow> = message
+                .queues
+                .into_iter()
+                .map(|q| QueueRow {
+                    counts: states
+                        .iter()
+                        .map(|state| q.counts.get(state).copied().unwrap_or(0))
+                        .collect(),
+                    queue: q.queue,
+                })
+                .collect();
+            queues.sort_by(|a, b| a.queue.cmp(&b.queue));
+            Some(Frame::Stats(
+                CountsTable {
+                    states: states.to_vec(),
+                    queues,
+                },
+                Rate {
+                    completed: message.completed_per_sec,
+                    failed: message.failed_per_sec,
+                },
+            ))
+        }
+        "jobs" => Some(Frame::Jobs(
+            message.events.into_iter().map(|e| e.id).collect(),
+            message.dropped > 0,
+        )),
+        _ => None,
     }
-    let mut queues: Vec<QueueRow> = message
-        .queues
-        .into_iter()
-        .map(|q| QueueRow {
-            counts: states
-                .iter()
-                .map(|state| q.counts.get(state).copied().unwrap_or(0))
-                .collect(),
-            queue: q.queue,
-        })
-        .collect();
-    queues.sort_by(|a, b| a.queue.cmp(&b.queue));
-    Some(CountsTable {
-        states: states.to_vec(),
-        queues,
-    })
 }
 
 /// Follows the stream for as long as the calling component lives. `states`
-/// are the table's columns (the server sends them with the first render).
+/// are the counts table's columns (the server sends them with the first
+/// render; none for a page that shows no counts).
 pub fn follow(states: Signal<Vec<String>>) -> Live {
     let (counts, set_counts) = signal(None::<CountsTable>);
+    let (rate, set_rate) = signal(None::<Rate>);
+    let (changed, set_changed) = signal(Changed::default());
     let (connection, set_connection) = signal(Connection::Connecting);
     crate::when_live(move || {
         #[cfg(target_arch = "wasm32")]
-        browser::connect(states, set_counts, set_connection);
+        browser::connect(
+            states,
+            browser::Outputs {
+                counts: set_counts,
+                rate: set_rate,
+                changed: set_changed,
+                connection: set_connection,
+            },
+        );
     });
     #[cfg(not(target_arch = "wasm32"))]
-    let _ = (states, set_counts, set_connection);
-    Live { counts, connection }
+    let _ = (states, set_counts, set_rate, set_changed, set_connection);
+    Live {
+        counts,
+        rate,
+        changed,
+        connection,
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -111,7 +212,7 @@ mod browser {
     use wasm_bindgen::closure::Closure;
     use web_sys::{MessageEvent, WebSocket};
 
-    use super::{Connection, counts_of};
+    use super::{Changed, Connection, Frame, parse};
     use crate::counts::CountsTable;
 
     /// First pause before reconnecting; doubles up to [`MAX_PAUSE`].
@@ -121,6 +222,15 @@ mod browser {
     /// A socket that sends nothing for this long is taken for dead (it
     /// sends a snapshot every second) and replaced.
     const SILENCE: Duration = Duration::from_secs(5);
+
+    /// Where the stream's news goes.
+    #[derive(Clone, Copy)]
+    pub(super) struct Outputs {
+        pub counts: WriteSignal<Option<CountsTable>>,
+        pub rate: WriteSignal<Option<super::Rate>>,
+        pub changed: WriteSignal<Changed>,
+        pub connection: WriteSignal<Connection>,
+    }
 
     /// The open socket with its handlers, dropped together.
     struct Open {
@@ -144,20 +254,21 @@ mod browser {
         closed: bool,
         /// Messages so far; the watchdog compares it between its checks.
         received: u64,
+        /// Job changes since the last snapshot.
+        changed: Changed,
     }
 
-    pub(super) fn connect(
-        states: Signal<Vec<String>>,
-        set_counts: WriteSignal<Option<CountsTable>>,
-        set_connection: WriteSignal<Connection>,
-    ) {
+    type Shared = Rc<RefCell<State>>;
+
+    pub(super) fn connect(states: Signal<Vec<String>>, out: Outputs) {
         let state = Rc::new(RefCell::new(State {
             open: None,
             pause: FIRST_PAUSE,
             closed: false,
             received: 0,
+            changed: Changed::default(),
         }));
-        open(state.clone(), states, set_counts, set_connection);
+        open(state.clone(), states, out);
         // The watchdog: a connection that went quiet (sleep, a network
         // change, a proxy that dropped it) is replaced.
         let watchdog = {
@@ -170,7 +281,7 @@ mod browser {
                         (state.received, state.open.is_some())
                     };
                     if live && received == seen.get() {
-                        retry(state.clone(), states, set_counts, set_connection);
+                        retry(state.clone(), states, out);
                     }
                     seen.set(received);
                 },
@@ -191,12 +302,7 @@ mod browser {
         });
     }
 
-    fn open(
-        state: Rc<RefCell<State>>,
-        states: Signal<Vec<String>>,
-        set_counts: WriteSignal<Option<CountsTable>>,
-        set_connection: WriteSignal<Connection>,
-    ) {
+    fn open(state: Shared, states: Signal<Vec<String>>, out: Outputs) {
         let location = window().location();
         let scheme = match location.protocol().as_deref() {
             Ok("https:") => "wss",
@@ -206,7 +312,7 @@ mod browser {
         let socket = match WebSocket::new(&format!("{scheme}://{host}/api/v1/stream")) {
             Ok(socket) => socket,
             Err(_) => {
-                retry(state, states, set_counts, set_connection);
+                retry(state, states, out);
                 return;
             }
         };
@@ -216,20 +322,29 @@ mod browser {
                 let Some(text) = event.data().as_string() else {
                     return;
                 };
-                set_connection.set(Connection::Live);
+                out.connection.set(Connection::Live);
                 {
                     let mut state = state.borrow_mut();
                     state.pause = FIRST_PAUSE;
                     state.received += 1;
                 }
-                // Columns come with the server's first render; until then
-                // a snapshot has nothing to fill.
                 let states = states.get_untracked();
-                if states.is_empty() {
-                    return;
-                }
-                if let Some(table) = counts_of(&text, &states) {
-                    set_counts.set(Some(table));
+                match parse(&text, &states) {
+                    Some(Frame::Stats(table, rate)) => {
+                        out.rate.set(Some(rate));
+                        // Columns come with the server's first render (and
+                        // a page without counts has none): until then a
+                        // snapshot has no table to fill.
+                        if !states.is_empty() {
+                            out.counts.set(Some(table));
+                        }
+                        let changed = std::mem::take(&mut state.borrow_mut().changed);
+                        if !changed.is_empty() {
+                            out.changed.set(changed);
+                        }
+                    }
+                    Some(Frame::Jobs(ids, dropped)) => state.borrow_mut().changed.add(ids, dropped),
+                    None => {}
                 }
             }
         });
@@ -238,7 +353,7 @@ mod browser {
             let state = state.clone();
             move || {
                 if !state.borrow().closed {
-                    retry(state.clone(), states, set_counts, set_connection);
+                    retry(state.clone(), states, out);
                 }
             }
         });
@@ -251,18 +366,16 @@ mod browser {
     }
 
     /// Waits, longer after each failure, then opens the socket again.
-    fn retry(
-        state: Rc<RefCell<State>>,
-        states: Signal<Vec<String>>,
-        set_counts: WriteSignal<Option<CountsTable>>,
-        set_connection: WriteSignal<Connection>,
-    ) {
-        set_connection.set(Connection::Reconnecting);
+    /// Whatever happened meanwhile went unreported: the next snapshot says
+    /// so (`dropped`).
+    fn retry(state: Shared, states: Signal<Vec<String>>, out: Outputs) {
+        out.connection.set(Connection::Reconnecting);
         let pause = {
             let mut state = state.borrow_mut();
             // Dropping the socket detaches its handlers first: its own
             // close event cannot start a second retry.
             let _ = state.open.take();
+            state.changed.dropped = true;
             let pause = state.pause;
             state.pause = (pause * 2).min(MAX_PAUSE);
             pause
@@ -270,7 +383,7 @@ mod browser {
         set_timeout(
             move || {
                 if !state.borrow().closed {
-                    open(state, states, set_counts, set_connection);
+                    open(state, states, out);
                 }
             },
             pause,
@@ -295,7 +408,16 @@ mod tests {
             {"queue":"zeta","counts":{"pending":2,"completed":5,"failed":1}},
             {"queue":"alpha","counts":{"running":1}}],
             "completed_per_sec":1.0,"failed_per_sec":0.0}"#;
-        let table = counts_of(text, &states()).unwrap();
+        let Some(Frame::Stats(table, rate)) = parse(text, &states()) else {
+            panic!("not a stats frame");
+        };
+        assert_eq!(
+            rate,
+            Rate {
+                completed: 1.0,
+                failed: 0.0
+            }
+        );
         assert_eq!(table.states, states());
         let rows: Vec<(&str, &[i64])> = table
             .queues
@@ -306,9 +428,31 @@ mod tests {
     }
 
     #[test]
-    fn job_events_and_garbage_are_not_counts() {
-        let events = r#"{"type":"jobs","events":[],"dropped":0}"#;
-        assert_eq!(counts_of(events, &states()), None);
-        assert_eq!(counts_of("not json", &states()), None);
+    fn job_events_name_the_jobs_that_changed() {
+        let events = r#"{"type":"jobs","events":[
+            {"id":"a","queue":"q","job_type":"noop","kind":{"kind":"enqueued"}},
+            {"id":"b","queue":"q","job_type":"noop","kind":{"kind":"aborted"}}],"dropped":0}"#;
+        assert_eq!(
+            parse(events, &states()),
+            Some(Frame::Jobs(vec!["a".into(), "b".into()], false))
+        );
+        let lagging = r#"{"type":"jobs","events":[],"dropped":3}"#;
+        assert_eq!(parse(lagging, &states()), Some(Frame::Jobs(vec![], true)));
+        assert_eq!(parse("not json", &states()), None);
+        assert_eq!(parse(r#"{"type":"hello"}"#, &states()), None);
+    }
+
+    #[test]
+    fn changes_touch_the_jobs_they_name_and_overflow_into_dropped() {
+        let mut changed = Changed::default();
+        assert!(changed.is_empty());
+        changed.add(vec!["a".into(), "b".into()], false);
+        assert!(changed.touches(["x", "b"].into_iter()));
+        assert!(!changed.touches(["x", "y"].into_iter()));
+        let many = (0..Changed::MAX_IDS + 5).map(|i| i.to_string()).collect();
+        changed.add(many, false);
+        assert!(changed.dropped);
+        assert_eq!(changed.ids.len(), Changed::MAX_IDS);
+        assert!(changed.touches(["anything"].into_iter()));
     }
 }

@@ -13,7 +13,7 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::live;
-use crate::session::current_session;
+use crate::session::may_change;
 
 /// A queue as the pages show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,49 +68,12 @@ pub fn human_ms(ms: i64) -> String {
 
 #[cfg(feature = "ssr")]
 mod server {
-    //! What the server functions share: the engine, and turning its
-    //! queues into [`QueueSummary`].
+    //! Turning the engine's queues into [`QueueSummary`].
 
     use leptos::prelude::*;
 
     use super::{QueueSummary, human_ms};
-
-    pub fn engine() -> Result<amboy::Engine, ServerFnError> {
-        use_context::<amboy::Engine>()
-            .ok_or_else(|| ServerFnError::new("the job engine is not available to the dashboard"))
-    }
-
-    /// An engine error as the page shows it: a caller's mistake as is
-    /// (answered 404, 409 or 422), a failure of the engine as a generic
-    /// message (500, logged here).
-    pub fn shown(error: amboy::Error) -> ServerFnError {
-        use axum::http::StatusCode;
-        let status = match &error {
-            amboy::Error::QueueNotFound(_) | amboy::Error::JobNotFound(_) => StatusCode::NOT_FOUND,
-            amboy::Error::InvalidState { .. } | amboy::Error::ScopeHeld { .. } => {
-                StatusCode::CONFLICT
-            }
-            _ if error.is_client_error() => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => {
-                tracing::error!(%error, "dashboard queue call failed");
-                return ServerFnError::new("the server failed; the error is in its log");
-            }
-        };
-        refused(status, error.to_string())
-    }
-
-    /// A refusal of the caller's request, with its status.
-    pub fn refused(status: axum::http::StatusCode, message: String) -> ServerFnError {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
-        }
-        ServerFnError::new(message)
-    }
-
-    /// A form field the page could not use (422).
-    pub fn bad_field(message: String) -> ServerFnError {
-        refused(axum::http::StatusCode::UNPROCESSABLE_ENTITY, message)
-    }
+    use crate::backend::shown;
 
     pub fn summary(
         queue: amboy::Queue,
@@ -149,9 +112,9 @@ mod server {
 /// latest stats snapshot: no query per tab).
 #[server(prefix = "/fn", endpoint = "queue_list")]
 pub async fn queue_list() -> Result<Vec<QueueSummary>, ServerFnError> {
-    let engine = server::engine()?;
-    let snapshot = engine.stats().await.map_err(server::shown)?;
-    let queues = engine.queues().await.map_err(server::shown)?;
+    let engine = crate::backend::engine()?;
+    let snapshot = engine.stats().await.map_err(crate::backend::shown)?;
+    let queues = engine.queues().await.map_err(crate::backend::shown)?;
     let empty = std::collections::BTreeMap::new();
     Ok(queues
         .into_iter()
@@ -169,19 +132,23 @@ pub async fn queue_list() -> Result<Vec<QueueSummary>, ServerFnError> {
 /// One queue.
 #[server(prefix = "/fn", endpoint = "queue_detail")]
 pub async fn queue_detail(name: String) -> Result<QueueSummary, ServerFnError> {
-    server::detail(&server::engine()?, &name).await
+    server::detail(&crate::backend::engine()?, &name).await
 }
 
 /// Pauses (`paused` true) or resumes a queue. Operators only.
 #[server(prefix = "/fn/op", endpoint = "pause_queue")]
 pub async fn pause_queue(name: String, paused: bool) -> Result<QueueSummary, ServerFnError> {
-    let engine = server::engine()?;
-    let mut settings = engine.queue(&name).await.map_err(server::shown)?.settings;
+    let engine = crate::backend::engine()?;
+    let mut settings = engine
+        .queue(&name)
+        .await
+        .map_err(crate::backend::shown)?
+        .settings;
     settings.paused = paused;
     engine
         .set_queue(&name, settings)
         .await
-        .map_err(server::shown)?;
+        .map_err(crate::backend::shown)?;
     server::detail(&engine, &name).await
 }
 
@@ -203,39 +170,31 @@ pub async fn save_queue_settings(
         }
         text.parse()
             .map(Some)
-            .map_err(|_| server::bad_field(format!("{what}: {text:?} is not a number")))
+            .map_err(|_| crate::backend::bad_field(format!("{what}: {text:?} is not a number")))
     }
-    let engine = server::engine()?;
-    let mut settings = engine.queue(&name).await.map_err(server::shown)?.settings;
+    let engine = crate::backend::engine()?;
+    let mut settings = engine
+        .queue(&name)
+        .await
+        .map_err(crate::backend::shown)?
+        .settings;
     settings.concurrency = number(&concurrency, "workers")?
-        .ok_or_else(|| server::bad_field("workers: give a number of workers".to_owned()))?;
+        .ok_or_else(|| crate::backend::bad_field("workers: give a number of workers".to_owned()))?;
     settings.rate_limit_per_sec = number(&rate_limit, "rate limit")?;
     settings.retention_max_jobs = number(&retention_max_jobs, "keep at most")?;
     settings.retention_max_age_ms = match retention_max_age.trim() {
         "" => None,
         text => {
             let age = amboy::clock::parse_duration(text)
-                .map_err(|err| server::bad_field(format!("keep for: {err}")))?;
+                .map_err(|err| crate::backend::bad_field(format!("keep for: {err}")))?;
             Some(i64::try_from(age.as_millis()).unwrap_or(i64::MAX))
         }
     };
     engine
         .set_queue(&name, settings)
         .await
-        .map_err(server::shown)?;
+        .map_err(crate::backend::shown)?;
     server::detail(&engine, &name).await
-}
-
-/// Whether this page may change things: tokens are off, or an operator is
-/// signed in.
-fn may_change() -> Signal<bool> {
-    let session = Resource::new(|| (), |()| current_session());
-    Signal::derive(move || {
-        session
-            .get()
-            .and_then(Result::ok)
-            .is_some_and(|s| !s.auth_required || s.role.as_deref() == Some("operator"))
-    })
 }
 
 /// The queues page: every queue, its settings and its jobs.

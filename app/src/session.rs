@@ -27,6 +27,18 @@ pub async fn current_session() -> Result<SessionView, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("the server did not say who is signed in"))
 }
 
+/// Whether this page may change things: tokens are off, or an operator is
+/// signed in.
+pub fn may_change() -> Signal<bool> {
+    let session = Resource::new(|| (), |()| current_session());
+    Signal::derive(move || {
+        session
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|s| !s.auth_required || s.role.as_deref() == Some("operator"))
+    })
+}
+
 /// The signed-in role and a sign-out button, when the server uses tokens.
 #[component]
 pub fn SessionBadge() -> impl IntoView {

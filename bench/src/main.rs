@@ -5,8 +5,10 @@
 //! re-executed as `amboy-bench worker URL QUEUE`): burn-down with 1 and 3 of
 //! them, and enqueue→start latency from this process to another. Then
 //! burn-downs of jobs tied by dependencies (chains) and by dispatch scopes,
-//! and schedules firing from several processes. Each figure is the median
-//! of several runs: the machine is shared and noisy.
+//! and schedules firing from several processes; and last, the dashboard's
+//! pages and the API's job list with 1,000,000 jobs in the database
+//! (`amboy-bench dashboard` runs only that). Each figure is the median of
+//! several runs: the machine is shared and noisy.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,6 +20,8 @@ use amboy::{
 use anyhow::Context as _;
 use chrono::{DurationRound as _, Utc};
 use sea_orm::ConnectionTrait;
+
+mod dashboard;
 
 /// Jobs burned down per run.
 const JOBS: usize = 50_000;
@@ -52,17 +56,23 @@ async fn main() -> anyhow::Result<()> {
     {
         return worker(url, queue).await;
     }
-    println!("amboy bench: {JOBS} no-op jobs, {WORKERS} workers, median of {RUNS} runs\n");
-    println!(
-        "{:<12} {:>22} {:>22} {:>14} {:>14}",
-        "backend", "burn-down (jobs/s)", "bulk enqueue (jobs/s)", "latency p50", "latency p99"
-    );
     let mut backends = vec![Backend::Sqlite];
     if let Some(url) = postgres_admin_url().await {
         backends.push(Backend::Postgres(url));
     } else {
         println!("(PostgreSQL not reachable: skipped)");
     }
+    // `amboy-bench dashboard`: only the dashboard's figure.
+    if let [_, section] = args.as_slice()
+        && section == "dashboard"
+    {
+        return dashboard::run(&backends).await;
+    }
+    println!("amboy bench: {JOBS} no-op jobs, {WORKERS} workers, median of {RUNS} runs\n");
+    println!(
+        "{:<12} {:>22} {:>22} {:>14} {:>14}",
+        "backend", "burn-down (jobs/s)", "bulk enqueue (jobs/s)", "latency p50", "latency p99"
+    );
     for backend in &backends {
         let mut burn = Vec::new();
         let mut enqueue = Vec::new();
@@ -136,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
             fired.lag_p99.as_secs_f64() * 1e3
         );
     }
-    Ok(())
+    dashboard::run(&backends).await
 }
 
 /// What the schedule benchmark saw.

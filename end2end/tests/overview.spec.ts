@@ -51,12 +51,22 @@ test("the overview hydrates and follows the queues without a reload", async ({ p
   });
   await expect(row.locator('td[data-state="total"]')).toHaveText(String(JOBS));
   await expect(row.locator('td[data-state="failed"]')).toHaveText("0");
+  // The chart follows the throughput, a point a second; its ratio counts
+  // the jobs that ended (other tests' failures included: one server).
+  const chart = page.getByTestId("throughput-chart");
+  await expect(chart).toContainText(/\d+\.\d % of the jobs that ended failed/, { timeout: 15_000 });
+  await expect(chart.locator("polyline.completed")).toHaveAttribute("points", /\d+\.\d,\d+/);
   expect(
     await page.evaluate(() => (window as unknown as { amboyE2eMarker?: string }).amboyE2eMarker),
   ).toBe("still here");
 
+  // Read again, the page lists the new queue's health too.
+  await page.reload();
+  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+  const health = page.getByTestId("queue-health").locator(`tr[data-queue="${QUEUE}"]`);
+  await expect(health.locator('[data-health="waiting"]')).toHaveText("0");
   await page.screenshot({ path: path.join(SCREENSHOTS, "overview.png"), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await expect(row).toBeVisible();
+  await expect(page.getByTestId("queue-counts").locator(`tr[data-queue="${QUEUE}"]`)).toBeVisible();
   await page.screenshot({ path: path.join(SCREENSHOTS, "overview-phone.png"), fullPage: true });
 });

@@ -1,7 +1,7 @@
 //! [`Engine`]: the handle everything else uses — put, get, wait, abort,
 //! queues, stats, events, and starting workers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -9,7 +9,10 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::events::{EVENT_BUFFER, Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
+use crate::events::{
+    EVENT_BUFFER, Event, JobEvent, JobEventKind, QueueCounts, RATE_HISTORY, RatePoint,
+    StatsSnapshot,
+};
 use crate::job::Job;
 use crate::queue::{Queue, QueueRule, QueueRules, QueueSettings, validate_queue_name};
 use crate::record::{JobDetail, JobFilter, JobRecord, MAX_PAGE, ProcessRecord};
@@ -58,8 +61,9 @@ struct Inner {
     schedules_changed: Notify,
     /// Timing samples not yet written.
     timings: crate::store::timing::Timings,
-    /// The latest stats snapshot this process published.
-    stats: Mutex<Option<Arc<StatsSnapshot>>>,
+    /// The latest stats snapshot this process published, and the rates of
+    /// the last [`RATE_HISTORY`] snapshots.
+    stats: Mutex<(Option<Arc<StatsSnapshot>>, VecDeque<RatePoint>)>,
     /// Jobs this process is running, for abort and lock renewal.
     running: Mutex<HashMap<String, RunningJob>>,
     /// Prometheus metrics.
@@ -220,10 +224,30 @@ impl Engine {
         self.inner.store.wakers().get(queue)
     }
 
-    /// Keeps `snapshot` as the latest and sends it to subscribers.
+    /// Keeps `snapshot` as the latest, and its rates, and sends it to
+    /// subscribers.
     pub(crate) fn publish_stats(&self, snapshot: Arc<StatsSnapshot>) {
-        *self.inner.stats.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.clone());
+        {
+            let mut stats = self.inner.stats.lock().unwrap_or_else(|e| e.into_inner());
+            let (latest, rates) = &mut *stats;
+            if rates.len() == RATE_HISTORY {
+                rates.pop_front();
+            }
+            rates.push_back(RatePoint {
+                at: snapshot.at,
+                completed_per_sec: snapshot.completed_per_sec,
+                failed_per_sec: snapshot.failed_per_sec,
+            });
+            *latest = Some(snapshot.clone());
+        }
         self.emit(Event::Stats(snapshot));
+    }
+
+    /// Throughput of the last ten minutes, a point per published snapshot
+    /// (one a second while workers run), oldest first.
+    pub fn rates(&self) -> Vec<RatePoint> {
+        let stats = self.inner.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.1.iter().copied().collect()
     }
 
     /// The latest stats snapshot (published each second while workers
@@ -234,6 +258,7 @@ impl Engine {
             .stats
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .0
             .clone();
         match latest {
             Some(snapshot) => Ok(snapshot),

@@ -82,6 +82,22 @@ pub enum JobEventKind {
     Deleted,
 }
 
+/// Snapshots of throughput [`crate::Engine::rates`] keeps: ten minutes at
+/// one a second.
+pub const RATE_HISTORY: usize = 600;
+
+/// Throughput as one stats snapshot measured it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RatePoint {
+    /// When the snapshot was taken.
+    pub at: DateTime<Utc>,
+    /// Jobs completed per second since the one before.
+    pub completed_per_sec: f64,
+    /// Jobs failed per second since the one before.
+    pub failed_per_sec: f64,
+}
+
 /// Counts by state for one queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -69,7 +69,7 @@ pub use clock::{Clock, ManualClock};
 pub use dependency::{Dependency, OnDependencyFailure};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
-pub use events::{Event, JobEvent, JobEventKind, QueueCounts, StatsSnapshot};
+pub use events::{Event, JobEvent, JobEventKind, QueueCounts, RatePoint, StatsSnapshot};
 pub use job::{Job, JobContext, JobError};
 pub use management::{BulkAction, JobSelector};
 pub use metrics::Metrics;

@@ -417,6 +417,14 @@ impl Engine {
         String::from_utf8(text).map_err(|err| Error::Internal(format!("encoding metrics: {err}")))
     }
 
+    /// How long the oldest ready pending job of `queue` has waited, if it
+    /// has one (an index seek).
+    pub async fn oldest_pending_age(&self, queue: &str) -> Result<Option<std::time::Duration>> {
+        let now = self.clock().now_us();
+        let oldest = self.store().oldest_ready(queue, now).await?;
+        Ok(oldest.map(|at| std::time::Duration::from_micros((now - at).max(0).unsigned_abs())))
+    }
+
     async fn read_gauges(&self) -> Result<()> {
         let metrics = self.metrics();
         let store = self.store();
@@ -424,8 +432,8 @@ impl Engine {
         let queues = self.queue_counts().await?;
         let mut ages = Vec::with_capacity(queues.len());
         for queue in &queues {
-            let oldest = store.oldest_ready(&queue.queue, now).await?;
-            ages.push(oldest.map_or(0.0, |at| (now - at).max(0) as f64 / 1e6));
+            let age = self.oldest_pending_age(&queue.queue).await?;
+            ages.push(age.map_or(0.0, |age| age.as_secs_f64()));
         }
         let next_fires = store.next_fires().await?;
         let (alive, gone) = store.process_counts().await?;

@@ -1,6 +1,7 @@
 //! The engine's metrics count exactly what happened, on SQLite and on
 //! PostgreSQL: completions, retries, failures, panics and aborts by queue
-//! and type; the queue gauges read from the database at scrape time.
+//! and type; the queue gauges read from the database at scrape time; the
+//! throughput of each stats snapshot kept for the dashboard's chart.
 
 #[macro_use]
 mod common;
@@ -230,4 +231,44 @@ async fn metrics_count_what_happened(backend: Backend) {
     assert!(!text.contains("amboy_workers{queue=\"m\"}"), "{text}");
 }
 
-on_both_backends!(metrics_count_what_happened);
+/// The throughput of each published snapshot is kept, in order, for the
+/// dashboard's chart.
+async fn rates_remember_the_snapshots(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    assert!(engine.rates().is_empty());
+    let mut events = engine.subscribe();
+    let workers = engine
+        .start_workers(WorkerOptions::default())
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        engine
+            .put(NewJob::from_json("rated", "noop", "{}"))
+            .await
+            .unwrap();
+    }
+    engine.wait_drained("rated", WAIT).await.unwrap();
+    let busy = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(amboy::Event::Stats(snapshot)) = events.recv().await
+                && snapshot.completed_per_sec > 0.0
+            {
+                return snapshot;
+            }
+        }
+    })
+    .await
+    .expect("a snapshot counts the completions");
+    workers.shutdown(WAIT).await;
+    let rates = engine.rates();
+    let point = rates
+        .iter()
+        .find(|point| point.at == busy.at)
+        .expect("the snapshot's rates are kept");
+    assert_eq!(point.completed_per_sec, busy.completed_per_sec);
+    assert!(rates.windows(2).all(|w| w[0].at <= w[1].at), "{rates:?}");
+    assert!(rates.len() <= amboy::events::RATE_HISTORY);
+}
+
+on_both_backends!(metrics_count_what_happened, rates_remember_the_snapshots);

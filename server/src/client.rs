@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+pub use amboy_app::url::encode;
 use anyhow::Context as _;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -143,30 +144,5 @@ impl Client {
                 )
             }),
         }
-    }
-}
-
-/// `text` as one path segment or query value.
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(byte));
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(encode("schedule:a b/c"), "schedule%3Aa%20b%2Fc");
-        assert_eq!(encode("plain-id_1.2~"), "plain-id_1.2~");
     }
 }

@@ -254,8 +254,9 @@ pub struct ScheduleDetail {
 }
 
 /// Names no schedule may take: `preview` is the REST API's
-/// `/schedules/preview`; names of only dots are paths clients rewrite.
-pub const RESERVED_NAMES: &[&str] = &["preview"];
+/// `/schedules/preview`, `new` the dashboard's `/schedules/new`; names of
+/// only dots are paths clients rewrite.
+pub const RESERVED_NAMES: &[&str] = &["preview", "new"];
 
 /// Checks a schedule name.
 pub fn validate_schedule_name(name: &str) -> Result<()> {

@@ -77,27 +77,17 @@ impl ApiError {
 
 impl From<amboy::Error> for ApiError {
     fn from(err: amboy::Error) -> Self {
-        use amboy::Error as E;
-        let (status, code) = match &err {
-            E::JobNotFound(_) | E::QueueNotFound(_) | E::ScheduleNotFound(_) => {
-                (StatusCode::NOT_FOUND, "not_found")
-            }
-            E::DuplicateJob(_) | E::DuplicateSchedule(_) => (StatusCode::CONFLICT, "duplicate"),
-            E::InvalidState { .. } => (StatusCode::CONFLICT, "invalid_state"),
-            E::ScopeHeld { .. } => (StatusCode::CONFLICT, "scope_held"),
-            E::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-            E::ShellJobsDisabled => (StatusCode::UNPROCESSABLE_ENTITY, "shell_jobs_disabled"),
-            E::Database(_) | E::Internal(_) => {
+        match amboy_app::backend::status_of(&err) {
+            Some((status, code)) => Self::new(status, code, err.to_string()),
+            None => {
                 tracing::error!(%err, "request failed");
-                return Self::new(
+                Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "the server failed; the error is in its log",
-                );
+                )
             }
-            _ => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-        };
-        Self::new(status, code, err.to_string())
+        }
     }
 }
 
