@@ -13,6 +13,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use serde::{Deserialize, Serialize};
 
+use crate::job::ActionDone;
 use crate::session::may_change;
 use crate::url::encode;
 
@@ -349,6 +350,17 @@ pub async fn read_schedule(name: String) -> Result<ScheduleView, ServerFnError> 
 #[server(prefix = "/fn", endpoint = "schedule_preview", input = leptos::server_fn::codec::Json)]
 pub async fn preview_schedule(form: ScheduleForm) -> Result<Preview, ServerFnError> {
     let engine = crate::backend::engine()?;
+    // What is not filled in yet does not stop the preview (saving checks it).
+    let or = |text: &str, stand_in: &str| match text.trim() {
+        "" => stand_in.to_owned(),
+        _ => text.to_owned(),
+    };
+    let form = ScheduleForm {
+        name: or(&form.name, "unnamed"),
+        queue: or(&form.queue, "default"),
+        job_type: or(&form.job_type, "noop"),
+        ..form
+    };
     let checked = server::definition(&form, None).and_then(|def| {
         let zone = def.spec.timezone().to_owned();
         engine
@@ -408,33 +420,47 @@ pub async fn save_schedule(original: String, form: ScheduleForm) -> Result<Strin
 /// Enables, disables, runs now or deletes a schedule; says what happened.
 /// Operators only.
 #[server(prefix = "/fn/op", endpoint = "schedule_op")]
-pub async fn schedule_op(name: String, op: String) -> Result<String, ServerFnError> {
+pub async fn schedule_op(name: String, op: String) -> Result<ActionDone, ServerFnError> {
     use crate::backend::{bad_field, engine, shown};
     let engine = engine()?;
+    let done = |message: String| ActionDone {
+        message,
+        deleted: op == "delete",
+    };
     match op.as_str() {
         "enable" | "disable" => {
             engine
                 .set_schedule_enabled(&name, op == "enable")
                 .await
                 .map_err(shown)?;
-            Ok(if op == "enable" {
+            let message = if op == "enable" {
                 "Enabled."
             } else {
                 "Disabled."
-            }
-            .to_owned())
+            };
+            Ok(done(message.to_owned()))
         }
         "run" => {
             let id = engine.run_schedule(&name).await.map_err(shown)?;
-            Ok(format!("Put job {id}."))
+            Ok(done(format!("Put job {id}.")))
         }
         "delete" => {
             engine.delete_schedule(&name).await.map_err(shown)?;
-            Ok("Deleted.".to_owned())
+            Ok(done("Deleted.".to_owned()))
         }
         other => Err(bad_field(format!(
             "op: {other:?} is not one of enable, disable, run, delete"
         ))),
+    }
+}
+
+/// What the latest enable, disable, run or delete did.
+fn op_result(op: ServerAction<ScheduleOp>) -> impl Fn() -> Option<AnyView> + Copy {
+    move || {
+        op.value().get().map(|result| match result {
+            Ok(done) => view! { <p class="status ok" role="status" data-testid="schedule-result">{done.message}</p> }.into_any(),
+            Err(e) => view! { <p class="status error" role="alert" data-testid="schedule-result">{e.to_string()}</p> }.into_any(),
+        })
     }
 }
 
@@ -463,14 +489,7 @@ pub fn Schedules() -> impl IntoView {
                     }}
                 </Transition>
             </header>
-            {move || {
-                op.value()
-                    .get()
-                    .map(|result| match result {
-                        Ok(message) => view! { <p class="status ok" role="status" data-testid="schedule-result">{message}</p> }.into_any(),
-                        Err(e) => view! { <p class="status error" role="alert" data-testid="schedule-result">{e.to_string()}</p> }.into_any(),
-                    })
-            }}
+            {op_result(op)}
             <Transition fallback=|| view! { <p class="status">"Loading schedules…"</p> }>
                 {move || {
                     list.get()
@@ -623,7 +642,7 @@ pub fn SchedulePage() -> impl IntoView {
         if op
             .value()
             .get()
-            .is_some_and(|r| r.is_ok_and(|m| m == "Deleted."))
+            .is_some_and(|r| r.is_ok_and(|done| done.deleted))
         {
             use_navigate()("/schedules", Default::default());
         }
@@ -675,12 +694,7 @@ fn ScheduleDetail(
                 .then(move || view! { <ScheduleControls name enabled op /> })
         }
     };
-    let result = move || {
-        op.value().get().map(|result| match result {
-            Ok(message) => view! { <p class="status ok" role="status" data-testid="schedule-result">{message}</p> }.into_any(),
-            Err(e) => view! { <p class="status error" role="alert" data-testid="schedule-result">{e.to_string()}</p> }.into_any(),
-        })
-    };
+    let result = op_result(op);
     let last_job = row.last_job_id.clone().map(|id| {
         let href = format!("/jobs/{}", encode(&id));
         view! { <dt>"Last job"</dt><dd class="id"><A href=href>{id}</A></dd> }

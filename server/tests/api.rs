@@ -1042,6 +1042,50 @@ async fn the_dashboards_changes_need_an_operator() {
     assert_eq!(read.status(), StatusCode::OK);
     assert_eq!(pause(OPERATOR).await.unwrap().status(), StatusCode::OK);
     assert!(server.engine.queue("q").await.unwrap().settings.paused);
+
+    // The jobs, schedules and workers pages' changes too; nothing changes.
+    let id = server
+        .engine
+        .put(amboy::NewJob::from_json("q", "noop", "{}"))
+        .await
+        .unwrap();
+    for (path, body) in [
+        ("/fn/op/job_action", format!("id={id}&action=delete")),
+        ("/fn/op/schedule_op", "name=any&op=delete".to_owned()),
+    ] {
+        let refused = client
+            .post(format!("{}{path}", server.base))
+            .bearer_auth(VIEWER)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    let bulk = client
+        .post(format!("{}/fn/op/bulk_jobs", server.base))
+        .bearer_auth(VIEWER)
+        .json(&json!({"action": "delete", "ids": [&id], "matching": null}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bulk.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        server.engine.get(&id).await.unwrap().state,
+        amboy::JobState::Pending
+    );
+    // A viewer's jobs page has no selection and no bulk actions.
+    let page = client
+        .get(format!("{}/jobs", server.base))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("data-job=\"{id}\"")), "{html}");
+    assert!(!html.contains("data-testid=\"bulk-bar\""), "{html}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,10 +77,24 @@ async fn the_overview_is_rendered_with_the_counts() {
     // The chart's frame, and the queue's health: two waiting, no process
     // working it (no slots), the oldest waiting since it was put.
     assert!(html.contains("data-testid=\"throughput-chart\""), "{html}");
-    let health = &html[html.find("data-testid=\"queue-health\"").expect("a health table")..];
-    assert_eq!(marked(health, "data-health", "waiting"), Some("2"), "{health}");
-    assert_eq!(marked(health, "data-health", "busy"), Some("0 / 0"), "{health}");
-    assert_eq!(marked(health, "data-health", "oldest"), Some("0 s"), "{health}");
+    let health = &html[html
+        .find("data-testid=\"queue-health\"")
+        .expect("a health table")..];
+    assert_eq!(
+        marked(health, "data-health", "waiting"),
+        Some("2"),
+        "{health}"
+    );
+    assert_eq!(
+        marked(health, "data-health", "busy"),
+        Some("0 / 0"),
+        "{health}"
+    );
+    assert_eq!(
+        marked(health, "data-health", "oldest"),
+        Some("0 s"),
+        "{health}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,6 +509,21 @@ async fn the_schedule_pages_check_create_edit_run_and_delete() {
         "{:?}",
         checked.fires
     );
+    // Fields not filled in yet do not hold the preview back.
+    let (_, body) = send(
+        router.clone(),
+        json(
+            "/fn/schedule_preview",
+            serde_json::json!({"form": {
+                "name": "", "queue": "", "job_type": "", "payload": "", "kind": "interval",
+                "cron": "", "timezone": "", "every": "5m", "overlap": "", "threshold": "",
+                "misfire": "", "priority": "", "max_attempts": "", "max_time": ""
+            }}),
+        ),
+    )
+    .await;
+    let checked: amboy_app::schedules::Preview = serde_json::from_str(&body).unwrap();
+    assert_eq!((checked.error, checked.fires.len()), (None, 5), "{body}");
 
     // Create: refused whole when a field is wrong, then stored.
     let fields = |cron: &'static str| {
