@@ -23,6 +23,23 @@ pub struct Health {
     pub slots: i64,
     /// How long its oldest ready job has waited, e.g. `12 s`.
     pub oldest: Option<String>,
+    /// Its median queue latency (ready → started) over the last
+    /// [`LATENCY_WINDOW_SECS`], when jobs started in it.
+    pub latency: Option<String>,
+}
+
+/// The window of the health table's latency.
+pub const LATENCY_WINDOW_SECS: u64 = 300;
+
+/// A latency as people read it: `0.4 ms`, `85 ms`, `3.2 s`.
+pub fn latency_text(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1_000.0)
+    }
 }
 
 /// What the overview shows besides the counts.
@@ -64,6 +81,10 @@ pub async fn read_vitals() -> Result<Vitals, ServerFnError> {
         .into_iter()
         .filter(|p| p.gone_at.is_none())
         .collect();
+    let latencies = engine
+        .queue_latencies(std::time::Duration::from_secs(LATENCY_WINDOW_SECS))
+        .await
+        .map_err(shown)?;
     let mut health = Vec::new();
     for queue in engine.queues().await.map_err(shown)? {
         let working = processes
@@ -76,6 +97,10 @@ pub async fn read_vitals() -> Result<Vitals, ServerFnError> {
             .map_err(shown)?
             .map(|age| wait_text(age.as_secs()));
         health.push(Health {
+            latency: latencies
+                .get(&queue.name)
+                .filter(|p| p.count > 0)
+                .map(|p| latency_text(p.p50_ms)),
             slots: i64::from(queue.settings.concurrency) * working as i64,
             paused: queue.settings.paused,
             queue: queue.name,
@@ -212,6 +237,19 @@ fn CountsView(table: CountsTable) -> impl IntoView {
         .iter()
         .map(|state| view! { <th scope="col" class=format!("num state-{state}")>{state.clone()}</th> })
         .collect_view();
+    let mut totals = vec![0; states.len()];
+    for row in &queues {
+        for (total, n) in totals.iter_mut().zip(&row.counts) {
+            *total += n;
+        }
+    }
+    let all = (queues.len() > 1).then(|| {
+        view! {
+            <tfoot>
+                <QueueRowView row=QueueRow { queue: String::new(), counts: totals } states=states.clone() />
+            </tfoot>
+        }
+    });
     let rows = queues
         .into_iter()
         .map(|row| view! { <QueueRowView row states=states.clone() /> })
@@ -228,14 +266,16 @@ fn CountsView(table: CountsTable) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
+                {all}
             </table>
         </div>
     }
     .into_any()
 }
 
-/// One queue's row; each count cell carries its state name so tests and styles
-/// can find it without relying on column positions.
+/// One queue's row (or, without a queue name, the totals row); each count
+/// cell carries its state name so tests and styles can find it without
+/// relying on column positions.
 #[component]
 fn QueueRowView(row: QueueRow, states: Vec<String>) -> impl IntoView {
     let total = row.total();
@@ -250,11 +290,20 @@ fn QueueRowView(row: QueueRow, states: Vec<String>) -> impl IntoView {
         })
         .collect_view();
 
+    // The row without a queue is the totals of every queue.
+    let name = if queue.is_empty() {
+        view! { <span>"all queues"</span> }.into_any()
+    } else {
+        view! { <a href=format!("/queues/{queue}")>{label}</a> }.into_any()
+    };
+    let marker = if queue.is_empty() {
+        "all".to_owned()
+    } else {
+        queue
+    };
     view! {
-        <tr data-queue=queue.clone()>
-            <th scope="row" class="queue-name">
-                <a href=format!("/queues/{queue}")>{label}</a>
-            </th>
+        <tr data-queue=marker>
+            <th scope="row" class="queue-name">{name}</th>
             {cells}
             <td class="num total" data-state="total">{total}</td>
         </tr>
@@ -401,6 +450,7 @@ fn HealthTable(health: Vec<Health>, counts: Signal<Option<CountsTable>>) -> impl
                     <td class="num" data-health="waiting">{waiting}</td>
                     <td class="num" data-health="busy">{busy}</td>
                     <td class="num" data-health="oldest">{h.oldest.unwrap_or_else(|| "—".to_owned())}</td>
+                    <td class="num" data-health="latency">{h.latency.unwrap_or_else(|| "—".to_owned())}</td>
                 </tr>
             }
         })
@@ -415,6 +465,7 @@ fn HealthTable(health: Vec<Health>, counts: Signal<Option<CountsTable>>) -> impl
                         <th scope="col" class="num">"waiting"</th>
                         <th scope="col" class="num">"running / slots"</th>
                         <th scope="col" class="num">"oldest waiting"</th>
+                        <th scope="col" class="num">"latency p50 (5 min)"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -442,6 +493,13 @@ mod tests {
         assert_eq!(failure_ratio(&[]), None);
         assert_eq!(failure_ratio(&[rate(0.0, 0.0)]), None);
         assert_eq!(failure_ratio(&[rate(3.0, 1.0), rate(0.0, 0.0)]), Some(0.25));
+    }
+
+    #[test]
+    fn latencies_keep_what_matters() {
+        assert_eq!(latency_text(0.42), "0.4 ms");
+        assert_eq!(latency_text(85.3), "85 ms");
+        assert_eq!(latency_text(3_240.0), "3.2 s");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::JobEventKind;
-use crate::record::{ErrorGroup, JobFilter, JobRecord, TimingReport, TypeCounts};
+use crate::record::{ErrorGroup, JobFilter, JobRecord, Percentiles, TimingReport, TypeCounts};
 use crate::spec::validate_id;
 use crate::state::JobState;
 use crate::store::control::AbortOutcome;
@@ -181,27 +181,38 @@ impl Engine {
                 if let Some(queue) = &filter.queue {
                     crate::queue::validate_queue_name(queue)?;
                 }
-                // One state at a time, its batches walking the ids upwards
-                // from the start: each batch is then a range of the
-                // (state, id) or (queue, state, id) index, read in order,
-                // whatever the depth (all states at once would sort every
-                // remaining match per batch).
+                // One state at a time, each batch a range of an index read
+                // in its own order, whatever the table's size. Jobs an action
+                // takes leave their state, so each batch is simply the next
+                // jobs still in it (stopping when a batch changes nothing):
+                // settled states through the partial list indexes, pending
+                // jobs of a queue through the claim index, other pending
+                // jobs newest first along the primary key (they are the
+                // newest). Running jobs asked to stop stay running a moment:
+                // those are paged by id (they are few).
                 let chosen: Vec<JobState> = states
                     .iter()
                     .copied()
                     .filter(|state| filter.state.is_none_or(|s| s == *state))
                     .collect();
-                filter.newest_first = false;
                 for state in chosen {
                     filter.state = Some(state);
                     filter.after = None;
+                    filter.newest_first = state != JobState::Running;
+                    let ordered = !(state == JobState::Pending && filter.queue.is_some());
                     loop {
-                        let ids = self.store().bulk_targets(&filter, BULK_BATCH).await?;
-                        changed += self.bulk_batch(action, &ids).await?;
-                        if ids.len() < BULK_BATCH {
+                        let ids = self
+                            .store()
+                            .bulk_targets(&filter, BULK_BATCH, ordered)
+                            .await?;
+                        let n = self.bulk_batch(action, &ids).await?;
+                        changed += n;
+                        if ids.len() < BULK_BATCH || (state != JobState::Running && n == 0) {
                             break;
                         }
-                        filter.after = ids.last().cloned();
+                        if state == JobState::Running {
+                            filter.after = ids.last().cloned();
+                        }
                     }
                 }
             }
@@ -252,6 +263,20 @@ impl Engine {
             .now_us()
             .saturating_sub(crate::clock::duration_us(window));
         self.store().timing_report(since, queue).await
+    }
+
+    /// Queue latency (ready → started) percentiles of each queue over
+    /// `window` (up to 30 days, whole minutes), from the same histograms.
+    pub async fn queue_latencies(
+        &self,
+        window: Duration,
+    ) -> Result<std::collections::BTreeMap<String, Percentiles>> {
+        check_window(window)?;
+        let since = self
+            .clock()
+            .now_us()
+            .saturating_sub(crate::clock::duration_us(window));
+        self.store().queue_latencies(since).await
     }
 
     async fn bulk_batch(&self, action: BulkAction, ids: &[String]) -> Result<u64> {

@@ -232,7 +232,7 @@ async fn metrics_count_what_happened(backend: Backend) {
 }
 
 /// The throughput of each published snapshot is kept, in order, for the
-/// dashboard's chart.
+/// dashboard's chart; each queue's latency is read from the timings.
 async fn rates_remember_the_snapshots(backend: Backend) {
     let db = backend.fresh().await;
     let engine = builder().connect(&db.url).await.unwrap();
@@ -242,6 +242,13 @@ async fn rates_remember_the_snapshots(backend: Backend) {
         .start_workers(WorkerOptions::default())
         .await
         .unwrap();
+    // Rates are counted from one snapshot to the next: the jobs come after
+    // the first.
+    tokio::time::timeout(WAIT, async {
+        while !matches!(events.recv().await, Ok(amboy::Event::Stats(_))) {}
+    })
+    .await
+    .expect("a first snapshot");
     for _ in 0..20 {
         engine
             .put(NewJob::from_json("rated", "noop", "{}"))
@@ -269,6 +276,15 @@ async fn rates_remember_the_snapshots(backend: Backend) {
     assert_eq!(point.completed_per_sec, busy.completed_per_sec);
     assert!(rates.windows(2).all(|w| w[0].at <= w[1].at), "{rates:?}");
     assert!(rates.len() <= amboy::events::RATE_HISTORY);
+
+    // Stopped workers wrote their timings: each queue's latency, the same
+    // histogram the per-type report reads.
+    let window = Duration::from_secs(300);
+    let latencies = engine.queue_latencies(window).await.unwrap();
+    let by_type = engine.timing_report(window, Some("rated")).await.unwrap();
+    assert_eq!(latencies["rated"].count, 20, "{latencies:?}");
+    assert_eq!(latencies["rated"], by_type[0].queue_latency);
+    assert!(engine.queue_latencies(Duration::ZERO).await.is_err());
 }
 
 on_both_backends!(metrics_count_what_happened, rates_remember_the_snapshots);

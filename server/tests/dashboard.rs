@@ -66,14 +66,25 @@ async fn the_overview_is_rendered_with_the_counts() {
             .await
             .expect("a noop job is accepted");
     }
+    engine
+        .put(NewJob::from_json("dash2", "noop", "{}"))
+        .await
+        .expect("a noop job is accepted");
     let router =
         dashboard_router(engine, Auth::new(&[], &[])).expect("the dashboard router builds");
     let (status, html) = send(router, get("/")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("data-queue=\"dash\""), "{html}");
-    assert_eq!(cell(&html, "pending"), Some("2"), "{html}");
-    assert_eq!(cell(&html, "completed"), Some("0"), "{html}");
-    assert_eq!(cell(&html, "total"), Some("2"), "{html}");
+    let counts = &html[html
+        .find("data-testid=\"queue-counts\"")
+        .expect("a counts table")..];
+    assert!(counts.contains("data-queue=\"dash\""), "{html}");
+    assert_eq!(cell(counts, "pending"), Some("2"), "{html}");
+    assert_eq!(cell(counts, "completed"), Some("0"), "{html}");
+    assert_eq!(cell(counts, "total"), Some("2"), "{html}");
+    // Under the queues, their totals.
+    let all = &counts[counts.find("data-queue=\"all\"").expect("a totals row")..];
+    assert_eq!(cell(all, "pending"), Some("3"), "{all}");
+    assert_eq!(cell(all, "total"), Some("3"), "{all}");
     // The chart's frame, and the queue's health: two waiting, no process
     // working it (no slots), the oldest waiting since it was put.
     assert!(html.contains("data-testid=\"throughput-chart\""), "{html}");
@@ -93,6 +104,12 @@ async fn the_overview_is_rendered_with_the_counts() {
     assert_eq!(
         marked(health, "data-health", "oldest"),
         Some("0 s"),
+        "{health}"
+    );
+    // Nothing started in it yet: no latency to show.
+    assert_eq!(
+        marked(health, "data-health", "latency"),
+        Some("—"),
         "{health}"
     );
 }

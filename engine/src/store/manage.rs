@@ -258,18 +258,29 @@ impl Store {
         Ok(changed)
     }
 
-    /// Up to `limit` ids, in order, of jobs matching `filter` (its `after`
-    /// continues a previous batch; its limit is ignored): one batch of a
-    /// bulk action.
-    pub async fn bulk_targets(&self, filter: &JobFilter, limit: usize) -> Result<Vec<String>> {
+    /// Up to `limit` ids of jobs matching `filter` (its `after` continues
+    /// a previous batch; its limit is ignored): one batch of a bulk action.
+    /// `ordered`: in the filter's id order; otherwise in whatever order the
+    /// index the database picks holds them.
+    pub async fn bulk_targets(
+        &self,
+        filter: &JobFilter,
+        limit: usize,
+        ordered: bool,
+    ) -> Result<Vec<String>> {
         #[derive(FromQueryResult)]
         struct Id {
             id: String,
         }
+        let order = match (ordered, filter.newest_first) {
+            (false, _) => "",
+            (true, false) => "ORDER BY id",
+            (true, true) => "ORDER BY id DESC",
+        };
         let (filter, mut values) = filter_sql(filter);
         values.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
         let sql = format!(
-            "SELECT id FROM jobs WHERE {filter} ORDER BY id LIMIT ${}",
+            "SELECT id FROM jobs WHERE {filter} {order} LIMIT ${}",
             values.len()
         );
         Ok(Id::find_by_statement(self.stmt(&sql, values))

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 
+use amboy_migrations::m20261130_000012_job_list_indexes::SETTLED;
 use sea_orm::FromQueryResult;
 
 use super::{Store, placeholders};
 use crate::clock::from_us;
 use crate::error::{Error, Result};
 use crate::record::{Attempt, JobFilter, JobRecord, LogLine};
+use crate::state::JobState;
 
 const JOB_COLUMNS: &str = "id, queue, job_type, type_version, state, payload, priority, attempt, \
     max_attempts, max_time_ms, created_at, run_at, dispatch_by, started_at, ended_at, owner, \
@@ -265,6 +267,13 @@ pub(crate) fn filter_sql(filter: &JobFilter) -> (String, Vec<sea_orm::Value>) {
             "id > #"
         };
         bind(past, after.clone().into());
+    }
+    // Word for word, so the planner takes the partial list indexes.
+    if filter
+        .state
+        .is_some_and(|state| !matches!(state, JobState::Pending | JobState::Running))
+    {
+        conditions.push(SETTLED.to_owned());
     }
     if conditions.is_empty() {
         conditions.push("1 = 1".to_owned());

@@ -212,13 +212,14 @@ impl Store {
         Ok(())
     }
 
-    /// Latency and run-duration percentiles by job type (of one queue, or
-    /// all) over the minutes since `since` (µs).
-    pub async fn timing_report(
+    /// The histograms of the minutes since `since` (µs), of one queue or
+    /// all, summed by `group` (a column: `job_type` or `queue`) and metric.
+    async fn summed(
         &self,
         since: i64,
         queue: Option<&str>,
-    ) -> Result<Vec<TimingReport>> {
+        group: &'static str,
+    ) -> Result<Vec<(String, String, Histogram)>> {
         let sums: Vec<String> = (0..BUCKETS)
             .map(|k| format!("CAST(SUM(b{k:02}) AS BIGINT) AS b{k:02}"))
             .collect();
@@ -234,20 +235,35 @@ impl Store {
             .read
             .query_all_raw(self.stmt(
                 &format!(
-                    "SELECT job_type, metric, CAST(SUM(count) AS BIGINT) AS count, \
+                    "SELECT {group} AS grouped, metric, CAST(SUM(count) AS BIGINT) AS count, \
                      CAST(SUM(sum_us) AS BIGINT) AS sum_us, {} \
                      FROM job_timings WHERE minute >= $1{condition} \
-                     GROUP BY job_type, metric ORDER BY job_type, metric",
+                     GROUP BY {group}, metric ORDER BY {group}, metric",
                     sums.join(", ")
                 ),
                 values,
             ))
             .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("", "grouped")?,
+                    row.try_get("", "metric")?,
+                    histogram(row)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Latency and run-duration percentiles by job type (of one queue, or
+    /// all) over the minutes since `since` (µs).
+    pub async fn timing_report(
+        &self,
+        since: i64,
+        queue: Option<&str>,
+    ) -> Result<Vec<TimingReport>> {
         let mut by_type: BTreeMap<String, TimingReport> = BTreeMap::new();
-        for row in rows {
-            let job_type: String = row.try_get("", "job_type")?;
-            let metric: String = row.try_get("", "metric")?;
-            let h = histogram(&row)?;
+        for (job_type, metric, h) in self.summed(since, queue, "job_type").await? {
             let report = by_type
                 .entry(job_type.clone())
                 .or_insert_with(|| TimingReport {
@@ -261,6 +277,17 @@ impl Store {
             }
         }
         Ok(by_type.into_values().collect())
+    }
+
+    /// Queue latency percentiles by queue over the minutes since `since` (µs).
+    pub async fn queue_latencies(&self, since: i64) -> Result<BTreeMap<String, Percentiles>> {
+        Ok(self
+            .summed(since, None, "queue")
+            .await?
+            .into_iter()
+            .filter(|(_, metric, _)| metric == "latency")
+            .map(|(queue, _, h)| (queue, h.percentiles()))
+            .collect())
     }
 
     /// Forgets timings of minutes before `before` (µs).
