@@ -789,6 +789,7 @@ fn JobTable(
                     <td class="message">{job.last_error.unwrap_or_default()}</td>
                 </tr>
             }
+            .into_any()
         })
         .collect_view();
     view! {

@@ -586,6 +586,7 @@ fn ScheduleTable(
                     {controls}
                 </tr>
             }
+            .into_any()
         })
         .collect_view();
     view! {

@@ -63,6 +63,9 @@ test("an operator creates a schedule in the form and sees its jobs run", async (
   await row.getByTestId("schedule-disable").click();
   await expect(row.locator(".badge")).toHaveText("disabled");
   await page.screenshot({ path: path.join(SCREENSHOTS, "schedules.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(SCREENSHOTS, "schedules-phone.png"), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
   await row.getByRole("link", { name, exact: true }).click();
   await expect(page).toHaveURL(`/schedules/${name}`);
   await page.getByTestId("schedule-delete").click();

@@ -16,6 +16,9 @@ test("the workers page shows the server's process and aborts what it runs", asyn
   const row = worker.locator(`tr[data-job="${id}"]`);
   await expect(row).toBeVisible();
   await page.screenshot({ path: path.join(SCREENSHOTS, "workers.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(SCREENSHOTS, "workers-phone.png"), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   await row.getByTestId("abort-running").click();
   await expect(page.getByTestId("abort-result")).toHaveText(/stop it|Aborted/);
