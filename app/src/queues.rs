@@ -51,28 +51,15 @@ impl QueueSummary {
     }
 }
 
-/// A length of time in milliseconds, in the largest unit that divides it.
-pub fn human_ms(ms: i64) -> String {
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-    ] {
-        if ms % size == 0 {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
-}
-
 #[cfg(feature = "ssr")]
 mod server {
     //! Turning the engine's queues into [`QueueSummary`].
 
     use leptos::prelude::*;
 
-    use super::{QueueSummary, human_ms};
+    use amboy::clock::format_duration_ms;
+
+    use super::QueueSummary;
     use crate::backend::shown;
 
     pub fn summary(
@@ -87,8 +74,8 @@ mod server {
             ordering: s.ordering.as_str().to_owned(),
             rate_limit_per_sec: s.rate_limit_per_sec,
             retention_max_jobs: s.retention_max_jobs,
-            retention_max_age: s.retention_max_age_ms.map(human_ms),
-            idle_ttl: s.idle_ttl_ms.map(human_ms),
+            retention_max_age: s.retention_max_age_ms.map(format_duration_ms),
+            idle_ttl: s.idle_ttl_ms.map(format_duration_ms),
             rule: queue.rule,
             states: amboy::JobState::ALL
                 .iter()
@@ -519,18 +506,5 @@ fn SettingsList(q: QueueSummary) -> impl IntoView {
             <dt>"Deleted when idle for"</dt>
             <dd>{or(q.idle_ttl.clone(), "never")}</dd>
         </dl>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lengths_read_in_their_largest_unit() {
-        assert_eq!(human_ms(7 * 86_400_000), "7d");
-        assert_eq!(human_ms(90 * 60_000), "90m");
-        assert_eq!(human_ms(1_500), "1500ms");
-        assert_eq!(human_ms(3_600_000), "1h");
     }
 }

@@ -123,7 +123,7 @@ mod server {
 
     use super::{FieldError, ScheduleForm, ScheduleRow};
     use crate::backend::when;
-    use crate::queues::human_ms;
+    use amboy::clock::format_duration_ms;
 
     fn wrong(field: &str, message: String) -> FieldError {
         FieldError {
@@ -269,7 +269,7 @@ mod server {
                 "interval",
                 String::new(),
                 "UTC".to_owned(),
-                human_ms(*every_ms),
+                format_duration_ms(*every_ms),
             ),
         };
         let (overlap, threshold) = match def.overlap {
@@ -291,22 +291,14 @@ mod server {
             misfire: def.misfire.as_str().to_owned(),
             priority: def.priority.to_string(),
             max_attempts: def.max_attempts.map(|n| n.to_string()).unwrap_or_default(),
-            max_time: def.max_time_ms.map(human_ms).unwrap_or_default(),
+            max_time: def.max_time_ms.map(format_duration_ms).unwrap_or_default(),
             enabled: def.enabled.then(|| "on".to_owned()),
-        }
-    }
-
-    /// When a spec fires, as people read it.
-    pub fn spec_text(spec: &SpecDef) -> String {
-        match spec {
-            SpecDef::Cron { expr, timezone } => format!("cron {expr} ({timezone})"),
-            SpecDef::Interval { every_ms, .. } => format!("every {}", human_ms(*every_ms)),
         }
     }
 
     pub fn row(record: ScheduleRecord) -> ScheduleRow {
         ScheduleRow {
-            when: spec_text(&record.def.spec),
+            when: record.def.spec.to_string(),
             name: record.def.name,
             queue: record.def.queue,
             job_type: record.def.job_type,

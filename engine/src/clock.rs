@@ -99,6 +99,23 @@ pub fn from_us(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// A length of time in milliseconds as people write it, in the largest
+/// unit that divides it (`7d`, `90m`, `1500ms`): what [`parse_duration`]
+/// reads back.
+pub fn format_duration_ms(ms: i64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// Parses a duration as people write it: `250ms`, `30s`, `5m`, `2h`, `1d`
 /// (a bare number is seconds). The error says what was wrong.
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
@@ -135,6 +152,22 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lengths_read_in_their_largest_unit_and_back() {
+        assert_eq!(format_duration_ms(7 * 86_400_000), "7d");
+        assert_eq!(format_duration_ms(90 * 60_000), "90m");
+        assert_eq!(format_duration_ms(1_500), "1500ms");
+        assert_eq!(format_duration_ms(3_600_000), "1h");
+        for ms in [1_500, 90_000, 86_400_000] {
+            let text = format_duration_ms(ms);
+            assert_eq!(
+                parse_duration(&text).unwrap().as_millis(),
+                ms as u128,
+                "{text}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn manual_clock_wakes_sleepers_on_advance() {

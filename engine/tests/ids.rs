@@ -44,41 +44,31 @@ async fn ids_compare_as_bytes(url: &str) {
         ..all.clone()
     };
     assert_eq!(ids(prefixed.clone()).await, ["a-2", "a1", "ab"]);
-    // Keyset pages walk the same order.
-    let mut paged = Vec::new();
-    let mut after = None;
-    loop {
-        let page = ids(JobFilter {
-            limit: 2,
-            after: after.clone(),
-            ..all.clone()
-        })
-        .await;
-        if page.is_empty() {
-            break;
+    // Keyset pages walk the same order, and backwards newest first.
+    let paged = |newest_first: bool| {
+        let all = all.clone();
+        let ids = &ids;
+        async move {
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page = ids(JobFilter {
+                    limit: 2,
+                    newest_first,
+                    after: after.clone(),
+                    ..all.clone()
+                })
+                .await;
+                if page.is_empty() {
+                    return paged;
+                }
+                after = page.last().cloned();
+                paged.extend(page);
+            }
         }
-        after = page.last().cloned();
-        paged.extend(page);
-    }
-    assert_eq!(paged, ["A1", "a-2", "a1", "ab", "b1"]);
-    // Newest first: the same order backwards, page by page.
-    let mut paged = Vec::new();
-    let mut after = None;
-    loop {
-        let page = ids(JobFilter {
-            limit: 2,
-            newest_first: true,
-            after: after.clone(),
-            ..all.clone()
-        })
-        .await;
-        if page.is_empty() {
-            break;
-        }
-        after = page.last().cloned();
-        paged.extend(page);
-    }
-    assert_eq!(paged, ["b1", "ab", "a1", "a-2", "A1"]);
+    };
+    assert_eq!(paged(false).await, ["A1", "a-2", "a1", "ab", "b1"]);
+    assert_eq!(paged(true).await, ["b1", "ab", "a1", "a-2", "A1"]);
     // A bulk action by prefix acts on exactly those.
     let deleted = engine
         .bulk(BulkAction::Delete, JobSelector::Filter(prefixed))

@@ -112,6 +112,19 @@ fn utc_zone() -> String {
     "UTC".to_owned()
 }
 
+/// When it fires, as people read it: `cron 30 2 * * * (Europe/Berlin)`,
+/// `every 5m`.
+impl std::fmt::Display for SpecDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpecDef::Cron { expr, timezone } => write!(f, "cron {expr} ({timezone})"),
+            SpecDef::Interval { every_ms, .. } => {
+                write!(f, "every {}", crate::clock::format_duration_ms(*every_ms))
+            }
+        }
+    }
+}
+
 impl SpecDef {
     /// Parses the spec; `now` anchors an interval without a start.
     pub fn parse(&self, now: DateTime<Utc>) -> Result<Spec> {

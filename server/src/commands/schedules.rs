@@ -222,23 +222,6 @@ fn parse_overlap(text: &str) -> anyhow::Result<Overlap> {
     }
 }
 
-fn spec_text(spec: &SpecDef) -> String {
-    match spec {
-        SpecDef::Cron { expr, timezone } => format!("cron {expr} ({timezone})"),
-        SpecDef::Interval { every_ms, .. } => format!("every {}", human_ms(*every_ms)),
-    }
-}
-
-fn human_ms(ms: i64) -> String {
-    match ms {
-        ms if ms % 86_400_000 == 0 => format!("{}d", ms / 86_400_000),
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
-        ms => format!("{ms}ms"),
-    }
-}
-
 fn time(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(
         || "-".to_owned(),
@@ -255,7 +238,7 @@ fn table(schedules: &[ScheduleRecord]) -> String {
                 s.def.name.clone(),
                 s.def.queue.clone(),
                 s.def.job_type.clone(),
-                spec_text(&s.def.spec),
+                s.def.spec.to_string(),
                 if s.def.enabled { "yes" } else { "no" }.to_owned(),
                 time(s.next_fire_at),
                 time(s.last_fire_at),
@@ -295,7 +278,7 @@ fn describe(detail: &ScheduleDetail) -> String {
         s.def.queue,
         s.def.job_type,
         s.def.payload,
-        spec_text(&s.def.spec),
+        s.def.spec,
         s.def.misfire.as_str(),
         s.def.enabled,
         s.def.priority,
