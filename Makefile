@@ -7,7 +7,8 @@
 #                  API fuzzing
 #   make e2e       only the browser tests, against the last release build
 #   make fuzz      only the API fuzzing (schemathesis), against the last release build
-#   make bench     the benchmark harness (its own workspace under bench/; the
+#   make bench     the benchmark harness (its own workspace under bench/;
+#                  BENCH="throughput linked schedules dashboard" picks sections; the
 #                  dashboard figure runs the release server `make build` makes)
 #   make clean-db  delete the default SQLite database
 
@@ -70,8 +71,12 @@ e2e:
 fuzz:
 	AMBOY_BIN="$(AMBOY)" ST="$(ROOT)/.venv/schemathesis/bin/st" scripts/api-fuzz.sh
 
+# `make bench BENCH="throughput linked"` runs only the sections named
+# (throughput, linked, schedules, dashboard); all of them by default.
+BENCH ?=
+
 bench: build
-	cargo run --release --manifest-path bench/Cargo.toml --target-dir target
+	cargo run --release --manifest-path bench/Cargo.toml --target-dir target -- $(BENCH)
 
 clean-db:
 	rm -f "$(ROOT)/$(DEFAULT_DB)" "$(ROOT)/$(DEFAULT_DB)-wal" "$(ROOT)/$(DEFAULT_DB)-shm"

@@ -7,7 +7,8 @@
 //! burn-downs of jobs tied by dependencies (chains) and by dispatch scopes,
 //! and schedules firing from several processes; and last, the dashboard's
 //! pages and the API's job list with 1,000,000 jobs in the database
-//! (`amboy-bench dashboard` runs only that). Each figure is the median of
+//! (`amboy-bench throughput linked schedules dashboard` names the sections
+//! to run; none runs them all). Each figure is the median of
 //! several runs: the machine is shared and noisy.
 
 use std::process::{Child, Command, Stdio};
@@ -62,18 +63,37 @@ async fn main() -> anyhow::Result<()> {
     } else {
         println!("(PostgreSQL not reachable: skipped)");
     }
-    // `amboy-bench dashboard`: only the dashboard's figure.
-    if let [_, section] = args.as_slice()
-        && section == "dashboard"
-    {
-        return dashboard::run(&backends).await;
+    // `amboy-bench SECTION…` runs only those sections, in the order given.
+    let sections: Vec<&str> = match args.get(1..) {
+        Some(named) if !named.is_empty() => named.iter().map(String::as_str).collect(),
+        _ => SECTIONS.to_vec(),
+    };
+    if let Some(unknown) = sections.iter().find(|s| !SECTIONS.contains(s)) {
+        anyhow::bail!("unknown section {unknown:?}; sections: {}", SECTIONS.join(", "));
     }
+    for section in sections {
+        match section {
+            "throughput" => throughput(&backends).await?,
+            "linked" => linked_section(&backends).await?,
+            "schedules" => schedules_section(&backends).await?,
+            _ => dashboard::run(&backends).await?,
+        }
+    }
+    Ok(())
+}
+
+/// The benchmark's sections, in the order a plain `make bench` runs them.
+const SECTIONS: [&str; 4] = ["throughput", "linked", "schedules", "dashboard"];
+
+/// Burn-down, bulk enqueue and idle latency on each backend; on PostgreSQL
+/// also with worker processes.
+async fn throughput(backends: &[Backend]) -> anyhow::Result<()> {
     println!("amboy bench: {JOBS} no-op jobs, {WORKERS} workers, median of {RUNS} runs\n");
     println!(
         "{:<12} {:>22} {:>22} {:>14} {:>14}",
         "backend", "burn-down (jobs/s)", "bulk enqueue (jobs/s)", "latency p50", "latency p99"
     );
-    for backend in &backends {
+    for backend in backends {
         let mut burn = Vec::new();
         let mut enqueue = Vec::new();
         for _ in 0..RUNS {
@@ -95,9 +115,14 @@ async fn main() -> anyhow::Result<()> {
             p99.as_secs_f64() * 1e3
         );
     }
-    if let Some(Backend::Postgres(admin)) = backends.get(1) {
-        processes(&Backend::Postgres(admin.clone())).await?;
+    if let Some(backend @ Backend::Postgres(_)) = backends.get(1) {
+        processes(backend).await?;
     }
+    Ok(())
+}
+
+/// Burn-down of jobs tied by dependencies and by dispatch scopes.
+async fn linked_section(backends: &[Backend]) -> anyhow::Result<()> {
     println!(
         "\n{LINKED_JOBS} no-op jobs with dependencies or scopes, {WORKERS} workers, median of {RUNS} runs\n"
     );
@@ -107,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
         format!("{CHAINS} chains (jobs/s)"),
         format!("{SCOPES} dispatch scopes (jobs/s)")
     );
-    for backend in &backends {
+    for backend in backends {
         let mut chained = Vec::new();
         let mut scoped = Vec::new();
         for _ in 0..RUNS {
@@ -124,6 +149,11 @@ async fn main() -> anyhow::Result<()> {
             median(&mut scoped)
         );
     }
+    Ok(())
+}
+
+/// Schedules firing every second from several processes.
+async fn schedules_section(backends: &[Backend]) -> anyhow::Result<()> {
     println!(
         "\n{SCHEDULES} schedules firing every second for {} s, {SCHEDULER_PROCESSES} scheduler processes\n",
         SCHEDULE_WINDOW.as_secs()
@@ -132,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
         "{:<12} {:>10} {:>10} {:>12} {:>14} {:>14}",
         "backend", "fires", "missed", "duplicates", "lag p50", "lag p99"
     );
-    for backend in &backends {
+    for backend in backends {
         let db = backend.fresh().await?;
         let fired = schedules(&db.url).await?;
         db.drop().await?;
@@ -146,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
             fired.lag_p99.as_secs_f64() * 1e3
         );
     }
-    dashboard::run(&backends).await
+    Ok(())
 }
 
 /// What the schedule benchmark saw.
@@ -390,7 +420,6 @@ async fn load(url: &str) -> anyhow::Result<(Engine, f64)> {
     Ok((engine, JOBS as f64 / started.elapsed().as_secs_f64()))
 }
 
-/// Bulk-enqueues `JOBS` no-ops, then burns them down; returns (enqueue/s, burn-down/s).
 /// How the jobs of [`linked`] are tied together.
 #[derive(Debug, Clone, Copy)]
 enum Shape {
@@ -453,6 +482,7 @@ async fn linked(url: &str, shape: Shape) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
+/// Bulk-enqueues `JOBS` no-ops, then burns them down; returns (enqueue/s, burn-down/s).
 async fn burn_down(url: &str) -> anyhow::Result<(f64, f64)> {
     let (engine, enqueue_rate) = load(url).await?;
 
