@@ -486,7 +486,11 @@ impl Engine {
         let abort = self
             .inner
             .store
-            .abort(id, self.inner.clock.now_us(), "aborted by operator")
+            .abort(
+                id,
+                self.inner.clock.now_us(),
+                crate::store::control::ABORTED_BY_OPERATOR,
+            )
             .await?;
         match abort.outcome {
             AbortOutcome::Aborted => {

@@ -186,7 +186,7 @@ impl Engine {
                 // takes leave their state, so each batch is simply the next
                 // jobs still in it (stopping when a batch changes nothing):
                 // settled states through the partial list indexes, pending
-                // jobs of a queue through the claim index, other pending
+                // jobs of a queue through the pending index, other pending
                 // jobs newest first along the primary key (they are the
                 // newest). Running jobs asked to stop stay running a moment:
                 // those are paged by id (they are few).

@@ -54,8 +54,8 @@ pub const OUTCOMES: [&str; 7] = [
 /// Every value of the `result` label of `amboy_schedule_fires_total`.
 pub const FIRE_RESULTS: [&str; 5] = ["enqueued", "skipped", "missed", "duplicate", "error"];
 
-/// The outcome label of a recorded attempt (`None`: a release at
-/// shutdown, which ends nothing).
+/// The outcome label of a recorded attempt (`None`: a job handed back,
+/// which ends nothing).
 pub(crate) fn outcome_label(outcome: &Outcome) -> Option<&'static str> {
     match outcome {
         Outcome::Completed => Some("completed"),
@@ -64,8 +64,16 @@ pub(crate) fn outcome_label(outcome: &Outcome) -> Option<&'static str> {
         Outcome::Aborted(_) => Some("aborted"),
         Outcome::Snoozed { .. } => Some("snoozed"),
         Outcome::Skipped(_) => Some("skipped"),
-        Outcome::Released => None,
+        Outcome::Released | Outcome::Unstarted => None,
     }
+}
+
+/// A queue runner's gauges: its worker slots, the busy ones, and the jobs
+/// it holds ahead of them.
+pub(crate) struct RunnerGauges {
+    pub workers: IntGauge,
+    pub busy: IntGauge,
+    pub held: IntGauge,
 }
 
 /// The engine's metrics and the registry that holds them.
@@ -81,6 +89,7 @@ pub struct Metrics {
     oldest_pending: prometheus::GaugeVec,
     workers: IntGaugeVec,
     workers_busy: IntGaugeVec,
+    held_ahead: IntGaugeVec,
     schedule_fires: IntCounterVec,
     schedule_lag: HistogramVec,
     schedule_overdue: prometheus::GaugeVec,
@@ -241,6 +250,12 @@ impl Metrics {
                 "Worker slots of this process running a job.",
                 &["queue"],
             ),
+            held_ahead: gauge(
+                &r,
+                "amboy_jobs_held_ahead",
+                "Jobs this process claimed ahead of its workers, waiting for a free one.",
+                &["queue"],
+            ),
             schedule_fires: counter(
                 &r,
                 "amboy_schedule_fires_total",
@@ -346,13 +361,14 @@ impl Metrics {
 
     /// A queue's runner started here: its gauges, and its rescue count
     /// from zero.
-    pub(crate) fn runner_started(&self, queue: &str) -> (IntGauge, IntGauge) {
+    pub(crate) fn runner_started(&self, queue: &str) -> RunnerGauges {
         self.jobs_rescued.with_label_values(&[queue]);
         self.jobs_pruned.with_label_values(&[queue]);
-        (
-            self.workers.with_label_values(&[queue]),
-            self.workers_busy.with_label_values(&[queue]),
-        )
+        RunnerGauges {
+            workers: self.workers.with_label_values(&[queue]),
+            busy: self.workers_busy.with_label_values(&[queue]),
+            held: self.held_ahead.with_label_values(&[queue]),
+        }
     }
 
     /// A queue's runner stopped: it has no workers here any more.
@@ -360,6 +376,7 @@ impl Metrics {
         // Absent label sets are fine: nothing to remove.
         let _ = self.workers.remove_label_values(&[queue]);
         let _ = self.workers_busy.remove_label_values(&[queue]);
+        let _ = self.held_ahead.remove_label_values(&[queue]);
     }
 
     /// A schedule's fire round: `n` fire times with `result` (one of

@@ -24,7 +24,10 @@
 //! - [`m20261130_000011_queue_groups`]: queue rules, and queues that follow
 //!   them and are pruned when idle;
 //! - [`m20261130_000012_job_list_indexes`]: job lists by state and by queue
-//!   and state, in id order, for keyset pages at any depth.
+//!   and state, in id order, for keyset pages at any depth;
+//! - [`m20261130_000013_partial_claim_indexes`]: the claim indexes hold only
+//!   the jobs they find (pending, retrying, running), so a job changes few
+//!   index entries on its way through.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -40,6 +43,7 @@ pub mod m20261130_000009_byte_ordered_ids;
 pub mod m20261130_000010_dependencies_and_scopes;
 pub mod m20261130_000011_queue_groups;
 pub mod m20261130_000012_job_list_indexes;
+pub mod m20261130_000013_partial_claim_indexes;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -61,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_dependencies_and_scopes::Migration),
             Box::new(m20261130_000011_queue_groups::Migration),
             Box::new(m20261130_000012_job_list_indexes::Migration),
+            Box::new(m20261130_000013_partial_claim_indexes::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
-//! A queue's runner: claim batches, keep `concurrency` jobs running, sleep
-//! until the next job is due.
+//! A queue's runner: claim batches (ahead of the workers when jobs are
+//! short), keep `concurrency` jobs running, sleep until the next job is due.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ use crate::clock::duration_us;
 use crate::engine::Engine;
 use crate::events::JobEventKind;
 use crate::queue::QueueSettings;
-use crate::store::claim::ClaimRequest;
+use crate::store::claim::{ClaimRequest, ClaimedJob};
+use crate::store::finish::{Finish, Outcome};
 use crate::store::timing::Metric;
 
 /// Most jobs one claim statement takes.
@@ -26,6 +28,14 @@ const PROMOTE_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest wait, after a slot frees, for half the slots to be free before
 /// claiming again: one claim per batch instead of one per finished job.
 const CLAIM_COOLDOWN: Duration = Duration::from_millis(2);
+/// How much work a runner claims ahead of its workers, at the rate its
+/// jobs have been starting (at most [`MAX_CLAIM_BATCH`] jobs).
+pub const AHEAD: Duration = Duration::from_millis(50);
+/// Longest a job claimed ahead waits for a worker before it is handed
+/// back for other processes to take (every worker busy with long jobs).
+pub const HOLD_LIMIT: Duration = Duration::from_millis(250);
+/// Over how long the start rate is measured.
+const PACE_WINDOW: Duration = Duration::from_millis(100);
 
 /// A queue's rate limit in this process: a token bucket holding up to one
 /// second of starts, refilled continuously by the engine's clock.
@@ -89,8 +99,69 @@ impl Slots {
     }
 }
 
+/// A job claimed ahead of a free worker.
+#[derive(Debug)]
+struct Held {
+    job: ClaimedJob,
+    running: RunningJob,
+    /// When it was claimed (µs, the engine's clock).
+    claimed_at: i64,
+    /// The same, for the hold limit.
+    at: Instant,
+}
+
+/// The rate a queue's jobs have been starting at in this runner, and so
+/// how many to claim ahead of its workers.
+#[derive(Debug)]
+struct Pace {
+    since: Instant,
+    started: usize,
+    per_sec: f64,
+}
+
+impl Pace {
+    fn new() -> Self {
+        Pace {
+            since: Instant::now(),
+            started: 0,
+            per_sec: 0.0,
+        }
+    }
+
+    /// Counts `n` starts; every [`PACE_WINDOW`] the rate moves halfway to
+    /// the window's own.
+    fn note(&mut self, n: usize) {
+        self.started += n;
+        let elapsed = self.since.elapsed();
+        if elapsed >= PACE_WINDOW {
+            let rate = self.started as f64 / elapsed.as_secs_f64();
+            self.per_sec = (self.per_sec + rate) / 2.0;
+            self.started = 0;
+            self.since = Instant::now();
+        }
+    }
+
+    /// Forgets the rate: nothing is starting.
+    fn reset(&mut self) {
+        *self = Pace::new();
+    }
+
+    /// How many jobs to hold ahead of the workers: [`AHEAD`] of work at
+    /// this rate, at most a claim's worth. Slow jobs get none.
+    fn ahead(&self) -> usize {
+        ((self.per_sec * AHEAD.as_secs_f64()) as usize).min(MAX_CLAIM_BATCH)
+    }
+}
+
 /// Runs `queue` until shutdown, or until the queue is deleted (pruned
 /// while idle); then drains it. Returns the queue's name.
+///
+/// Short jobs are claimed ahead of the workers (see [`AHEAD`]): one claim
+/// statement then takes hundreds of them rather than one per free worker,
+/// which is most of the burn-down rate. They count as running from the
+/// claim, hold their lock like running jobs, are aborted like them, and
+/// are handed back — pending again in their place — when the queue is
+/// paused, the process stops, or no worker frees within [`HOLD_LIMIT`].
 pub(crate) async fn run(
     engine: Engine,
     queue: String,
@@ -98,8 +169,8 @@ pub(crate) async fn run(
     shutdown: Shutdown,
 ) -> String {
     let queue: Arc<str> = queue.into();
-    let (workers, busy) = engine.metrics().runner_started(&queue);
-    let slots = Arc::new(Slots::new(busy));
+    let gauges = engine.metrics().runner_started(&queue);
+    let slots = Arc::new(Slots::new(gauges.busy));
     let (results, finished) = mpsc::unbounded_channel();
     let completer = tokio::spawn(complete::run(engine.clone(), queue.clone(), finished));
     let keeper = tokio::spawn(keeper::run(engine.clone(), queue.clone()));
@@ -111,6 +182,11 @@ pub(crate) async fn run(
     let mut failures = 0u32;
     let mut bucket: Option<Bucket> = None;
     let mut existed = false;
+    let mut held: VecDeque<Held> = VecDeque::new();
+    let mut pace = Pace::new();
+    // Set when a claim found nothing more ready: until then (the next due
+    // job or the poll), a put's wake-up or a settings change, no claims.
+    let mut idle_until: Option<i64> = None;
 
     while !shutdown.drain.is_cancelled() {
         // Settings change rarely: re-read them once a second, or at once
@@ -134,7 +210,7 @@ pub(crate) async fn run(
                 }
                 // Deleted since (an idle queue of a group): nothing of it
                 // can be running or waiting, so there is nothing to drain.
-                Ok(None) if existed && slots.busy() == 0 => {
+                Ok(None) if existed && slots.busy() == 0 && held.is_empty() => {
                     tracing::debug!(%queue, "queue deleted; its runner stops");
                     break;
                 }
@@ -142,32 +218,79 @@ pub(crate) async fn run(
                 Err(err) => tracing::warn!(%queue, %err, "could not read queue settings"),
             }
             settings_read = Some(Instant::now());
-            workers.set(i64::from(settings.concurrency));
+            gauges.workers.set(i64::from(settings.concurrency));
         }
-        let concurrency = usize::try_from(settings.concurrency).unwrap_or(1);
-        let free = concurrency.saturating_sub(slots.busy());
-        if settings.paused || free == 0 {
+        if settings.paused {
+            hand_back(&engine, &mut held, &results, &gauges.held);
             tokio::select! {
                 () = shutdown.drain.cancelled() => break,
-                () = slots.freed.notified(), if !settings.paused => {
-                    // Let other runs that are finishing finish too, so the
-                    // next claim takes a batch rather than one job.
-                    let cooldown = tokio::time::sleep(CLAIM_COOLDOWN);
-                    tokio::pin!(cooldown);
-                    while concurrency.saturating_sub(slots.busy()) < concurrency.div_ceil(2) {
-                        tokio::select! {
-                            () = &mut cooldown => break,
-                            () = slots.freed.notified() => {}
-                        }
-                    }
-                }
                 () = &mut changed => settings_read = None,
                 () = tokio::time::sleep(jittered(poll)) => {}
             }
             continue;
         }
+        let concurrency = usize::try_from(settings.concurrency).unwrap_or(1);
+        // Free workers take the jobs claimed ahead first.
+        let mut free = concurrency.saturating_sub(slots.busy());
+        let starting = free.min(held.len());
+        if starting > 0 {
+            let now = engine.clock().now_us();
+            for held in held.drain(..starting) {
+                start(&engine, &queue, held, now, &results, &slots);
+            }
+            gauges.held.set(held.len() as i64);
+            free -= starting;
+        }
+        pace.note(starting);
+        let ahead = if settings.rate_limit_per_sec.is_some() {
+            0
+        } else {
+            pace.ahead()
+        };
+        let want = (free + ahead)
+            .saturating_sub(held.len())
+            .min(MAX_CLAIM_BATCH);
+        // Claim when workers are free (then nothing is held), or when what
+        // is held ahead of them runs low.
+        if idle_until.is_some() || want == 0 || (free == 0 && held.len() > ahead / 2) {
+            let now = engine.clock().now_us();
+            let wake_at =
+                idle_until.unwrap_or_else(|| now.saturating_add(duration_us(jittered(poll))));
+            let stale_at = held.front().map(|held| held.at + HOLD_LIMIT);
+            tokio::select! {
+                () = shutdown.drain.cancelled() => break,
+                () = slots.freed.notified(), if free == 0 && (idle_until.is_none() || !held.is_empty()) => {
+                    // Let other runs that are finishing finish too, so the
+                    // next claim takes a batch rather than one job.
+                    if held.is_empty() && idle_until.is_none() {
+                        let cooldown = tokio::time::sleep(CLAIM_COOLDOWN);
+                        tokio::pin!(cooldown);
+                        while concurrency.saturating_sub(slots.busy()) < concurrency.div_ceil(2) {
+                            tokio::select! {
+                                () = &mut cooldown => break,
+                                () = slots.freed.notified() => {}
+                            }
+                        }
+                    }
+                }
+                () = waker.notified(), if idle_until.is_some() => idle_until = None,
+                () = &mut changed => settings_read = None,
+                () = sleep_until(stale_at), if stale_at.is_some() => {
+                    // Every worker is busy with longer jobs: let other
+                    // processes have these, and claim no more ahead.
+                    hand_back(&engine, &mut held, &results, &gauges.held);
+                    pace.reset();
+                }
+                // A retry may be what is due: promote it on the next claim.
+                () = engine.clock().sleep_until(wake_at) => {
+                    promoted = None;
+                    idle_until = None;
+                }
+            }
+            continue;
+        }
         let now = engine.clock().now_us();
-        let mut limit = free.min(MAX_CLAIM_BATCH);
+        let mut limit = want;
         if let Some(rate) = settings.rate_limit_per_sec {
             let bucket = bucket.get_or_insert_with(|| Bucket {
                 tokens: rate.max(1.0),
@@ -222,40 +345,25 @@ pub(crate) async fn run(
         if let Some(bucket) = bucket.as_mut() {
             bucket.take(got);
         }
-        for job in claimed {
-            let latency = now - job.run_at;
-            engine
-                .timings()
-                .add(now, &queue, &job.job_type, Metric::Latency, latency);
-            let latency_secs = latency.max(0) as f64 / 1e6;
-            engine
-                .metrics()
-                .started(&queue, &job.job_type, latency_secs);
-            let running = RunningJob::new(queue.clone(), job.claim_count);
-            engine.running().insert(job.id.clone(), running.clone());
-            slots.take();
-            engine.emit_job(
-                &job.id,
-                &queue,
-                &job.job_type,
-                JobEventKind::Started {
-                    attempt: job.attempt,
-                    queue_latency_secs: latency_secs,
-                },
-            );
-            tokio::spawn(execute::run(
-                engine.clone(),
-                job,
-                running,
-                now,
-                results.clone(),
-                slots.clone(),
-            ));
+        {
+            let at = Instant::now();
+            let mut running = engine.running();
+            for job in claimed {
+                let run = RunningJob::new(queue.clone(), job.claim_count);
+                running.insert(job.id.clone(), run.clone());
+                held.push_back(Held {
+                    job,
+                    running: run,
+                    claimed_at: now,
+                    at,
+                });
+            }
+            gauges.held.set(held.len() as i64);
         }
         if got == limit {
             continue;
         }
-        // Nothing more is ready: sleep until the next job is due, a put
+        // Nothing more is ready: wait until the next job is due, a put
         // wakes us, or the poll interval passes (puts by other processes).
         let now = engine.clock().now_us();
         let mut wake_at = now.saturating_add(duration_us(jittered(poll)));
@@ -269,14 +377,9 @@ pub(crate) async fn run(
             Ok(None) => {}
             Err(err) => tracing::warn!(%queue, %err, "could not read the next due time"),
         }
-        tokio::select! {
-            () = shutdown.drain.cancelled() => break,
-            () = waker.notified() => {}
-            () = &mut changed => settings_read = None,
-            // A retry may be what is due: promote it on the next claim.
-            () = engine.clock().sleep_until(wake_at) => promoted = None,
-        }
+        idle_until = Some(wake_at);
     }
+    hand_back(&engine, &mut held, &results, &gauges.held);
     drain(&engine, &queue, &slots, &shutdown).await;
     drop(results);
     if let Err(err) = completer.await {
@@ -285,6 +388,79 @@ pub(crate) async fn run(
     keeper.abort();
     engine.metrics().runner_stopped(&queue);
     queue.to_string()
+}
+
+/// Starts a held job on a free worker.
+fn start(
+    engine: &Engine,
+    queue: &Arc<str>,
+    held: Held,
+    now: i64,
+    results: &mpsc::UnboundedSender<Finish>,
+    slots: &Arc<Slots>,
+) {
+    let job = held.job;
+    let latency = now - job.run_at;
+    engine
+        .timings()
+        .add(now, queue, &job.job_type, Metric::Latency, latency);
+    let latency_secs = latency.max(0) as f64 / 1e6;
+    engine.metrics().started(queue, &job.job_type, latency_secs);
+    slots.take();
+    engine.emit_job(
+        &job.id,
+        queue,
+        &job.job_type,
+        JobEventKind::Started {
+            attempt: job.attempt,
+            queue_latency_secs: latency_secs,
+        },
+    );
+    tokio::spawn(execute::run(
+        engine.clone(),
+        job,
+        held.running,
+        now,
+        results.clone(),
+        slots.clone(),
+    ));
+}
+
+/// Hands every held job back: pending again, in its place, as if never
+/// claimed (the completer writes it with the other results).
+fn hand_back(
+    engine: &Engine,
+    held: &mut VecDeque<Held>,
+    results: &mpsc::UnboundedSender<Finish>,
+    gauge: &IntGauge,
+) {
+    if held.is_empty() {
+        return;
+    }
+    gauge.set(0);
+    let now = engine.clock().now_us();
+    for held in held.drain(..) {
+        let finish = Finish {
+            id: held.job.id,
+            job_type: held.job.job_type,
+            claim_count: held.job.claim_count,
+            attempt: held.job.attempt,
+            started_at: held.claimed_at,
+            ended_at: now,
+            outcome: Outcome::Unstarted,
+        };
+        if results.send(finish).is_err() {
+            tracing::error!("completer gone; a held job was not handed back");
+        }
+    }
+}
+
+/// Sleeps until `at`; never, for `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Waits for running jobs to finish; at the hard deadline, stops them.
@@ -307,6 +483,36 @@ async fn drain(engine: &Engine, queue: &str, slots: &Slots, shutdown: &Shutdown)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pace_holds_about_fifty_ms_of_work_ahead() {
+        let window = Duration::from_millis(200);
+        let mut pace = Pace {
+            since: Instant::now() - window,
+            started: 0,
+            per_sec: 0.0,
+        };
+        assert_eq!(pace.ahead(), 0);
+        // 2,000 starts in 200 ms: 10,000/s, half-way from nothing.
+        pace.note(2_000);
+        assert!(
+            (4_900.0..=5_000.0).contains(&pace.per_sec),
+            "{}",
+            pace.per_sec
+        );
+        assert!((245..=250).contains(&pace.ahead()), "{}", pace.ahead());
+        // Within a window starts only add up.
+        pace.note(1_000_000);
+        assert!(pace.per_sec < 5_000.0);
+        // Very fast jobs: never more than a claim's worth.
+        pace.per_sec = 1e9;
+        assert_eq!(pace.ahead(), MAX_CLAIM_BATCH);
+        // Slow jobs (seconds each): nothing ahead.
+        pace.per_sec = 10.0;
+        assert_eq!(pace.ahead(), 0);
+        pace.reset();
+        assert_eq!(pace.ahead(), 0);
+    }
 
     #[test]
     fn buckets_refill_at_their_rate_and_never_overflow() {

@@ -19,6 +19,7 @@ use crate::dependency::Dependency;
 use crate::engine::Engine;
 use crate::job::{ContextInner, JobContext, JobError, MAX_LOG_LINES_PER_ATTEMPT};
 use crate::store::claim::ClaimedJob;
+use crate::store::control::ABORTED_BY_OPERATOR;
 use crate::store::finish::{Finish, Outcome};
 
 /// Runs one claimed job and sends its result to the completer.
@@ -42,7 +43,7 @@ pub(crate) async fn run(
         .instrument(span.clone())
         .await;
     span.in_scope(|| match &outcome {
-        Outcome::Completed | Outcome::Released | Outcome::Snoozed { .. } => {
+        Outcome::Completed | Outcome::Released | Outcome::Unstarted | Outcome::Snoozed { .. } => {
             tracing::debug!(state = %outcome.state(), "attempt ended");
         }
         _ => tracing::info!(
@@ -86,6 +87,13 @@ async fn attempt(
             log_budget: AtomicUsize::new(MAX_LOG_LINES_PER_ATTEMPT),
         }),
     };
+    // Stopped while it waited for a worker (the runner claims ahead): it
+    // never runs.
+    match running.reason() {
+        Some(StopReason::Aborted) => return Outcome::Aborted(ABORTED_BY_OPERATOR.to_owned()),
+        Some(_) => return Outcome::Unstarted,
+        None => {}
+    }
     if let Some(reason) = skip_reason(job).await {
         return reason;
     }
@@ -117,7 +125,7 @@ async fn attempt(
     };
     let now = engine.clock().now_us();
     match (running.reason(), result) {
-        (Some(StopReason::Aborted), _) => Outcome::Aborted("aborted by operator".to_owned()),
+        (Some(StopReason::Aborted), _) => Outcome::Aborted(ABORTED_BY_OPERATOR.to_owned()),
         (Some(StopReason::TimedOut), _) => failed_attempt(
             job,
             now,

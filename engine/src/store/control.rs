@@ -8,6 +8,9 @@ use super::{CountDeltas, Store};
 use crate::error::{Error, Result};
 use crate::state::JobState;
 
+/// The error recorded for a job an operator aborted.
+pub const ABORTED_BY_OPERATOR: &str = "aborted by operator";
+
 /// What [`Store::abort`] did, and to which job.
 #[derive(Debug, Clone)]
 pub struct Abort {

@@ -68,11 +68,12 @@ impl Dialect {
         }
     }
 
-    /// Rows per multi-row `INSERT`. SQLite allows 32,766 bound values. On
-    /// PostgreSQL, sqlx does not set TCP_NODELAY, so a large message waits
-    /// ~40 ms for a delayed ACK: 300-row inserts ran at 6,700 jobs/s,
-    /// 100-row ones at ~93,000 (`make bench`).
-    pub fn insert_rows(self) -> usize {
+    /// Rows per multi-row statement (an `INSERT`, a `VALUES` list of
+    /// results). SQLite allows 32,766 bound values. On PostgreSQL, sqlx does
+    /// not set TCP_NODELAY, so a message longer than a loopback segment
+    /// (~64 KiB) waits ~40 ms for a delayed ACK: 300-row inserts ran at
+    /// 6,700 jobs/s, 100-row ones at ~93,000 (`make bench`).
+    pub fn rows_per_statement(self) -> usize {
         match self {
             Dialect::Sqlite => 2_000,
             Dialect::Postgres => 100,

@@ -37,6 +37,10 @@ pub enum Outcome {
     },
     /// Handed back unfinished at shutdown; not counted as an attempt.
     Released,
+    /// Claimed ahead of a free worker but never started (the queue was
+    /// paused, the process is stopping, or no worker freed in time):
+    /// pending again in its old place, as if never claimed.
+    Unstarted,
     /// Not run: its dependency manager found nothing to do (the reason).
     /// Recorded as completed, with a `skipped` attempt.
     Skipped(String),
@@ -50,7 +54,7 @@ impl Outcome {
             Outcome::Retry { .. } => JobState::Retrying,
             Outcome::Failed(_) => JobState::Failed,
             Outcome::Aborted(_) => JobState::Aborted,
-            Outcome::Snoozed { .. } | Outcome::Released => JobState::Pending,
+            Outcome::Snoozed { .. } | Outcome::Released | Outcome::Unstarted => JobState::Pending,
         }
     }
 
@@ -74,7 +78,15 @@ impl Outcome {
 
     /// False for snoozes and releases, which give the attempt back.
     pub fn counts_as_attempt(&self) -> bool {
-        !matches!(self, Outcome::Snoozed { .. } | Outcome::Released)
+        !matches!(
+            self,
+            Outcome::Snoozed { .. } | Outcome::Released | Outcome::Unstarted
+        )
+    }
+
+    /// Whether the job goes back to pending for any process to take now.
+    pub fn handed_back(&self) -> bool {
+        matches!(self, Outcome::Released | Outcome::Unstarted)
     }
 }
 
@@ -89,7 +101,9 @@ pub struct Finish {
     pub claim_count: i32,
     /// The attempt number.
     pub attempt: i32,
-    /// When the attempt started (µs).
+    /// When the attempt started (µs): when a worker took it, which may be
+    /// after the claim (a runner claims ahead of its workers); for an
+    /// unstarted job, when it was claimed.
     pub started_at: i64,
     /// When it ended (µs).
     pub ended_at: i64,
@@ -98,7 +112,7 @@ pub struct Finish {
 }
 
 /// Values bound per row of the results list.
-const WIDTH: usize = 7;
+const WIDTH: usize = 8;
 
 impl Store {
     /// Records a batch of finished attempts of `queue` owned by `owner`.
@@ -113,47 +127,56 @@ impl Store {
         if batch.is_empty() {
             return Ok(HashSet::new());
         }
-        let txn = self.begin().await?;
-        let mut values: Vec<Value> = Vec::with_capacity(1 + batch.len() * WIDTH);
-        values.push(owner.into());
-        for f in batch {
-            let (run_at, ended_at) = match &f.outcome {
-                Outcome::Retry { at, .. } => (Some(*at), None),
-                Outcome::Snoozed { until } => (Some(*until), None),
-                Outcome::Released => (Some(f.ended_at), None),
-                _ => (None, Some(f.ended_at)),
-            };
-            values.extend([
-                f.id.clone().into(),
-                f.claim_count.into(),
-                f.outcome.state().as_str().into(),
-                run_at.into(),
-                ended_at.into(),
-                f.outcome.error().map(str::to_owned).into(),
-                i32::from(!f.outcome.counts_as_attempt()).into(),
-            ]);
-        }
-        // VALUES columns are named column1… on both SQLite and PostgreSQL.
-        let sql = format!(
-            "UPDATE jobs SET state = v.column3, run_at = COALESCE(v.column4, jobs.run_at), \
-             ended_at = v.column5, \
-             last_error = CASE WHEN v.column7 = 1 THEN jobs.last_error ELSE v.column6 END, \
-             attempt = jobs.attempt - v.column7, owner = NULL, lock_expires_at = NULL \
-             FROM (VALUES {}) AS v \
-             WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 \
-             AND jobs.owner = $1 AND jobs.state = 'running' \
-             RETURNING jobs.id, jobs.has_dependents, jobs.scoped",
-            value_rows(2, batch.len(), WIDTH)
-        );
         #[derive(FromQueryResult)]
         struct Accepted {
             id: String,
             has_dependents: bool,
             scoped: bool,
         }
-        let rows = Accepted::find_by_statement(self.stmt(&sql, values))
-            .all(&txn)
-            .await?;
+        let txn = self.begin().await?;
+        let mut rows = Vec::with_capacity(batch.len());
+        // Chunks: on PostgreSQL a long message waits for a delayed ACK.
+        for chunk in batch.chunks(self.dialect().rows_per_statement()) {
+            let mut values: Vec<Value> = Vec::with_capacity(1 + chunk.len() * WIDTH);
+            values.push(owner.into());
+            for f in chunk {
+                let (run_at, ended_at) = match &f.outcome {
+                    Outcome::Retry { at, .. } => (Some(*at), None),
+                    Outcome::Snoozed { until } => (Some(*until), None),
+                    Outcome::Released => (Some(f.ended_at), None),
+                    Outcome::Unstarted => (None, None),
+                    _ => (None, Some(f.ended_at)),
+                };
+                let started_at = (f.outcome != Outcome::Unstarted).then_some(f.started_at);
+                values.extend([
+                    f.id.clone().into(),
+                    f.claim_count.into(),
+                    f.outcome.state().as_str().into(),
+                    run_at.into(),
+                    ended_at.into(),
+                    f.outcome.error().map(str::to_owned).into(),
+                    i32::from(!f.outcome.counts_as_attempt()).into(),
+                    started_at.into(),
+                ]);
+            }
+            // VALUES columns are named column1… on both SQLite and PostgreSQL.
+            let sql = format!(
+                "UPDATE jobs SET state = v.column3, run_at = COALESCE(v.column4, jobs.run_at), \
+                 started_at = v.column8, ended_at = v.column5, \
+                 last_error = CASE WHEN v.column7 = 1 THEN jobs.last_error ELSE v.column6 END, \
+                 attempt = jobs.attempt - v.column7, owner = NULL, lock_expires_at = NULL \
+                 FROM (VALUES {}) AS v \
+                 WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 \
+                 AND jobs.owner = $1 AND jobs.state = 'running' \
+                 RETURNING jobs.id, jobs.has_dependents, jobs.scoped",
+                value_rows(2, chunk.len(), WIDTH)
+            );
+            rows.extend(
+                Accepted::find_by_statement(self.stmt(&sql, values))
+                    .all(&txn)
+                    .await?,
+            );
+        }
         let accepted: HashSet<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut deltas = CountDeltas::default();
         let mut signals = Vec::new();
@@ -214,7 +237,7 @@ impl Store {
         // Handed-back jobs can run at once, in any process.
         if batch
             .iter()
-            .any(|f| f.outcome == Outcome::Released && accepted.contains(&f.id))
+            .any(|f| f.outcome.handed_back() && accepted.contains(&f.id))
         {
             signals.push(Signal::Put(queue.to_owned()));
         }

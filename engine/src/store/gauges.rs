@@ -8,7 +8,7 @@ use crate::error::Result;
 
 impl Store {
     /// When the oldest ready pending job of `queue` became ready (its
-    /// `run_at`, µs), if it has one: a seek on the FIFO claim index.
+    /// `run_at`, µs), if it has one: a seek on the pending jobs' FIFO index.
     pub async fn oldest_ready(&self, queue: &str, now: i64) -> Result<Option<i64>> {
         #[derive(FromQueryResult)]
         struct Oldest {

@@ -100,7 +100,7 @@ impl Store {
             });
         }
         let mut inserted = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(self.dialect().insert_rows()) {
+        for chunk in unique.chunks(self.dialect().rows_per_statement()) {
             // Plain jobs — no edges, dependents, scopes or manager: nearly
             // all of them — leave those columns to their defaults, so each
             // row binds and parses only what varies.

@@ -2,14 +2,14 @@
 //! D (amboy's limited-size queue). Each pruning batch is one transaction: it
 //! locks the queue's row (one pruner per queue at a time on PostgreSQL;
 //! SQLite has one writer anyway), picks the oldest terminal jobs beyond the
-//! limits — by `run_at`, which the FIFO claim index orders within each
-//! (queue, state) — and deletes them with their attempts and log lines,
+//! limits — by `run_at`, which the settled jobs' age index orders within
+//! each (queue, state) — and deletes them with their attempts and log lines,
 //! moving the counters.
 
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
-use super::Store;
 use super::manage::JobAction;
+use super::{SETTLED, Store, state_literal};
 use crate::error::Result;
 use crate::state::JobState;
 
@@ -97,21 +97,23 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Candidate>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // The state is a literal and the index's condition is stated word
+        // for word: the planner takes the partial index only then.
+        let state = state_literal(state);
         let stmt = match ended_before {
             Some(cutoff) => self.stmt(
-                "SELECT id, run_at FROM jobs WHERE queue = $1 AND state = $2 \
-                 AND run_at < $3 AND ended_at < $3 ORDER BY run_at, id LIMIT $4",
-                vec![
-                    queue.into(),
-                    state.as_str().into(),
-                    cutoff.into(),
-                    limit.into(),
-                ],
+                &format!(
+                    "SELECT id, run_at FROM jobs WHERE queue = $1 AND {state} AND {SETTLED} \
+                     AND run_at < $2 AND ended_at < $2 ORDER BY run_at, id LIMIT $3"
+                ),
+                vec![queue.into(), cutoff.into(), limit.into()],
             ),
             None => self.stmt(
-                "SELECT id, run_at FROM jobs WHERE queue = $1 AND state = $2 \
-                 ORDER BY run_at, id LIMIT $3",
-                vec![queue.into(), state.as_str().into(), limit.into()],
+                &format!(
+                    "SELECT id, run_at FROM jobs WHERE queue = $1 AND {state} AND {SETTLED} \
+                     ORDER BY run_at, id LIMIT $2"
+                ),
+                vec![queue.into(), limit.into()],
             ),
         };
         Ok(Candidate::find_by_statement(stmt).all(conn).await?)

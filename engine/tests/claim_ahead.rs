@@ -1,0 +1,193 @@
+//! Claiming ahead: a runner of short jobs claims more than it has workers
+//! for, and hands what it holds back — pending in its place, as if never
+//! claimed — when the queue is paused and when its workers are all taken
+//! by long jobs. Run on both backends.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use amboy::{
+    Engine, JobFilter, JobRecord, JobState, NewJob, Ordering, QueueSettings, WorkerOptions,
+};
+use common::{Backend, Block, builder, eventually};
+
+const WAIT: Duration = Duration::from_secs(60);
+/// Enough short jobs that the runner is still busy with them when the
+/// tests act (each test stops it well before they run out).
+const JOBS: usize = 20_000;
+const CONCURRENCY: i32 = 2;
+
+fn only(queue: &str) -> WorkerOptions {
+    WorkerOptions {
+        queues: Some(vec![queue.to_owned()]),
+        ..WorkerOptions::default()
+    }
+}
+
+async fn count(engine: &Engine, queue: &str, state: JobState) -> i64 {
+    engine.counts(queue).await.unwrap()[&state]
+}
+
+/// A queue of `JOBS` no-ops with two workers.
+async fn loaded(url: &str, queue: &str, ordering: Ordering) -> Engine {
+    let engine = builder().connect(url).await.unwrap();
+    engine
+        .set_queue(
+            queue,
+            QueueSettings {
+                concurrency: CONCURRENCY,
+                ordering,
+                ..QueueSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    for _ in 0..JOBS / 5_000 {
+        let jobs = (0..5_000)
+            .map(|_| NewJob::from_json(queue, "noop", "{}"))
+            .collect();
+        engine.put_many(jobs).await.unwrap();
+    }
+    engine
+}
+
+/// Waits until the runner of `queue` holds a few jobs ahead of its workers
+/// (it has measured how fast they go), as its gauge shows.
+async fn claiming_ahead(engine: &Engine, queue: &str) {
+    let series = format!("amboy_jobs_held_ahead{{queue=\"{queue}\"}} ");
+    eventually("jobs claimed ahead of the workers", WAIT, || async {
+        let text = engine.render_metrics().await.unwrap();
+        let held: i64 = text
+            .lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0);
+        (held >= 10).then_some(())
+    })
+    .await;
+}
+
+/// Every job of `queue` in `state`, walking keyset pages.
+async fn all_in(engine: &Engine, queue: &str, state: JobState) -> Vec<JobRecord> {
+    let mut all = Vec::new();
+    loop {
+        let page = engine
+            .list(&JobFilter {
+                queue: Some(queue.into()),
+                state: Some(state),
+                after: all.last().map(|job: &JobRecord| job.id.clone()),
+                limit: 1_000,
+                ..JobFilter::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// Pending jobs as a claim that never ran leaves them: no attempt, no
+/// start, no owner. Returns how many were claimed once and handed back.
+fn as_never_claimed(pending: &[JobRecord]) -> usize {
+    for job in pending {
+        assert_eq!(
+            (job.attempt, job.started_at, job.owner.as_deref()),
+            (0, None, None),
+            "{job:?}"
+        );
+    }
+    pending.iter().filter(|job| job.claim_count > 0).count()
+}
+
+async fn a_pause_hands_back_what_was_claimed_ahead(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = loaded(&db.url, "ahead", Ordering::Fifo).await;
+    let workers = engine.start_workers(only("ahead")).await.unwrap();
+    claiming_ahead(&engine, "ahead").await;
+    let mut paused = engine.queue("ahead").await.unwrap().settings;
+    paused.paused = true;
+    engine.set_queue("ahead", paused.clone()).await.unwrap();
+    eventually("the held jobs handed back", WAIT, || async {
+        (count(&engine, "ahead", JobState::Running).await == 0).then_some(())
+    })
+    .await;
+    let pending = all_in(&engine, "ahead", JobState::Pending).await;
+    let completed = count(&engine, "ahead", JobState::Completed).await;
+    assert_eq!(pending.len() as i64 + completed, JOBS as i64);
+    assert!(completed > 0 && !pending.is_empty());
+    assert!(
+        as_never_claimed(&pending) > 0,
+        "no job was held ahead when the queue paused"
+    );
+    // Resumed, every job runs exactly once: a hand-back is no attempt.
+    paused.paused = false;
+    engine.set_queue("ahead", paused).await.unwrap();
+    engine.wait_drained("ahead", WAIT).await.unwrap();
+    workers.shutdown(Duration::from_secs(10)).await;
+    let done = all_in(&engine, "ahead", JobState::Completed).await;
+    assert_eq!(done.len(), JOBS);
+    for job in &done {
+        assert_eq!(job.attempt, 1, "{job:?}");
+        let started = job.started_at.expect("a start time");
+        assert!(
+            job.created_at <= started && Some(started) <= job.ended_at,
+            "{job:?}"
+        );
+    }
+}
+
+async fn jobs_held_behind_long_ones_go_back_for_others(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = loaded(&db.url, "held", Ordering::Priority).await;
+    let workers = engine.start_workers(only("held")).await.unwrap();
+    claiming_ahead(&engine, "held").await;
+    // Two jobs that take every worker until aborted, first in line.
+    let mut long = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let job = NewJob::new("held", &Block {}).unwrap().priority(10);
+        long.push(engine.put(job).await.unwrap());
+    }
+    // The short jobs claimed meanwhile wait for a worker no longer than
+    // the hold limit, then go back: only the long ones stay running.
+    eventually("only the long jobs running", WAIT, || async {
+        let running = engine
+            .list(&JobFilter {
+                queue: Some("held".into()),
+                state: Some(JobState::Running),
+                limit: 100,
+                ..JobFilter::default()
+            })
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = running.into_iter().map(|job| job.id).collect();
+        ids.sort();
+        let mut expected = long.clone();
+        expected.sort();
+        (ids == expected).then_some(())
+    })
+    .await;
+    let pending = all_in(&engine, "held", JobState::Pending).await;
+    assert!(
+        as_never_claimed(&pending) > 0,
+        "no job was held behind the long ones"
+    );
+    for id in &long {
+        engine.abort(id).await.unwrap();
+    }
+    engine.wait_drained("held", WAIT).await.unwrap();
+    workers.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(
+        count(&engine, "held", JobState::Completed).await,
+        JOBS as i64
+    );
+    assert_eq!(count(&engine, "held", JobState::Aborted).await, 2);
+}
+
+on_both_backends!(
+    a_pause_hands_back_what_was_claimed_ahead,
+    jobs_held_behind_long_ones_go_back_for_others,
+);
