@@ -16,7 +16,7 @@ use common::{Backend, Block, builder, eventually};
 const WAIT: Duration = Duration::from_secs(60);
 /// Enough short jobs that the runner is still busy with them when the
 /// tests act (each test stops it well before they run out).
-const JOBS: usize = 20_000;
+const JOBS: usize = 10_000;
 const CONCURRENCY: i32 = 2;
 
 fn only(queue: &str) -> WorkerOptions {

@@ -15,6 +15,7 @@ use crate::engine::Engine;
 use crate::events::JobEventKind;
 use crate::queue::QueueSettings;
 use crate::store::claim::{ClaimRequest, ClaimedJob};
+use crate::store::control::ABORTED_BY_OPERATOR;
 use crate::store::finish::{Finish, Outcome};
 use crate::store::timing::Metric;
 
@@ -231,17 +232,10 @@ pub(crate) async fn run(
         }
         let concurrency = usize::try_from(settings.concurrency).unwrap_or(1);
         // Free workers take the jobs claimed ahead first.
-        let mut free = concurrency.saturating_sub(slots.busy());
-        let starting = free.min(held.len());
-        if starting > 0 {
-            let now = engine.clock().now_us();
-            for held in held.drain(..starting) {
-                start(&engine, &queue, held, now, &results, &slots);
-            }
-            gauges.held.set(held.len() as i64);
-            free -= starting;
-        }
-        pace.note(starting);
+        let started = start_held(&engine, &queue, &mut held, concurrency, &results, &slots);
+        pace.note(started);
+        gauges.held.set(held.len() as i64);
+        let free = concurrency.saturating_sub(slots.busy());
         let ahead = if settings.rate_limit_per_sec.is_some() {
             0
         } else {
@@ -358,8 +352,19 @@ pub(crate) async fn run(
                     at,
                 });
             }
-            gauges.held.set(held.len() as i64);
         }
+        // Started at once, before anything else is awaited: a job that
+        // blocks its thread (a current-thread runtime, like a frozen
+        // process) then finds this runner with no write transaction open.
+        pace.note(start_held(
+            &engine,
+            &queue,
+            &mut held,
+            concurrency,
+            &results,
+            &slots,
+        ));
+        gauges.held.set(held.len() as i64);
         if got == limit {
             continue;
         }
@@ -388,6 +393,26 @@ pub(crate) async fn run(
     keeper.abort();
     engine.metrics().runner_stopped(&queue);
     queue.to_string()
+}
+
+/// Starts held jobs, oldest first, on the free workers of a queue of
+/// `concurrency`. Returns how many started.
+fn start_held(
+    engine: &Engine,
+    queue: &Arc<str>,
+    held: &mut VecDeque<Held>,
+    concurrency: usize,
+    results: &mpsc::UnboundedSender<Finish>,
+    slots: &Arc<Slots>,
+) -> usize {
+    let starting = concurrency.saturating_sub(slots.busy()).min(held.len());
+    if starting > 0 {
+        let now = engine.clock().now_us();
+        for held in held.drain(..starting) {
+            start(engine, queue, held, now, results, slots);
+        }
+    }
+    starting
 }
 
 /// Starts a held job on a free worker.
@@ -427,7 +452,8 @@ fn start(
 }
 
 /// Hands every held job back: pending again, in its place, as if never
-/// claimed (the completer writes it with the other results).
+/// claimed (the completer writes it with the other results); one aborted
+/// meanwhile ends aborted instead.
 fn hand_back(
     engine: &Engine,
     held: &mut VecDeque<Held>,
@@ -440,6 +466,11 @@ fn hand_back(
     gauge.set(0);
     let now = engine.clock().now_us();
     for held in held.drain(..) {
+        // Aborted while it waited: handing it back would undo the abort.
+        let outcome = match held.running.reason() {
+            Some(StopReason::Aborted) => Outcome::Aborted(ABORTED_BY_OPERATOR.to_owned()),
+            _ => Outcome::Unstarted,
+        };
         let finish = Finish {
             id: held.job.id,
             job_type: held.job.job_type,
@@ -447,7 +478,7 @@ fn hand_back(
             attempt: held.job.attempt,
             started_at: held.claimed_at,
             ended_at: now,
-            outcome: Outcome::Unstarted,
+            outcome,
         };
         if results.send(finish).is_err() {
             tracing::error!("completer gone; a held job was not handed back");
