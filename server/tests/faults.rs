@@ -154,8 +154,9 @@ async fn assert_each_completed_once(engine: &Engine, queue: &str, total: usize) 
     for job in &jobs {
         assert_eq!(job.state, JobState::Completed, "{job:?}");
         assert_eq!(job.owner, None);
-        if job.claim_count == 1 {
-            assert_eq!(job.attempt, 1, "{job:?}");
+        // One attempt: run once, though maybe claimed more than once (a
+        // job claimed ahead of the workers and handed back unstarted).
+        if job.attempt == 1 {
             continue;
         }
         let detail = engine.detail(&job.id).await.unwrap();
