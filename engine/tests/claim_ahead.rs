@@ -1,7 +1,7 @@
 //! Claiming ahead: a runner of short jobs claims more than it has workers
 //! for, and hands what it holds back — pending in its place, as if never
 //! claimed — when the queue is paused and when its workers are all taken
-//! by long jobs. Run on both backends.
+//! by long jobs; an abort of a held job is not lost. Run on both backends.
 
 #[macro_use]
 mod common;
@@ -90,6 +90,35 @@ async fn all_in(engine: &Engine, queue: &str, state: JobState) -> Vec<JobRecord>
     }
 }
 
+/// The ids of the running jobs of the queue `held`.
+async fn running_ids(engine: &Engine) -> Vec<String> {
+    engine
+        .list(&JobFilter {
+            queue: Some("held".into()),
+            state: Some(JobState::Running),
+            limit: 1_000,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| job.id)
+        .collect()
+}
+
+/// The running jobs of `held` other than `long`, while every one of
+/// `long` runs (none otherwise).
+async fn held_behind(engine: &Engine, long: &[String]) -> Vec<String> {
+    let running = running_ids(engine).await;
+    if !long.iter().all(|id| running.contains(id)) {
+        return Vec::new();
+    }
+    running
+        .into_iter()
+        .filter(|id| !long.contains(id))
+        .collect()
+}
+
 /// Pending jobs as a claim that never ran leaves them: no attempt, no
 /// start, no owner. Returns how many were claimed once and handed back.
 fn as_never_claimed(pending: &[JobRecord]) -> usize {
@@ -151,19 +180,24 @@ async fn jobs_held_behind_long_ones_go_back_for_others(backend: Backend) {
         let job = NewJob::new("held", &Block {}).unwrap().priority(10);
         long.push(engine.put(job).await.unwrap());
     }
-    // The short jobs claimed meanwhile wait for a worker no longer than
-    // the hold limit, then go back: only the long ones stay running.
+    // Short jobs claimed with or after them wait behind them: running jobs
+    // seen twice while the long ones run (not a finished run whose result
+    // is still being written). An abort of one is not lost when it goes
+    // back: it ends aborted, not pending.
+    let behind = eventually("short jobs held behind the long ones", WAIT, || async {
+        let first = held_behind(&engine, &long).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let second = held_behind(&engine, &long).await;
+        let both: Vec<String> = first.into_iter().filter(|id| second.contains(id)).collect();
+        (!both.is_empty()).then_some(both)
+    })
+    .await;
+    let aborted_behind = &behind[0];
+    engine.abort(aborted_behind).await.unwrap();
+    // The others wait for a worker no longer than the hold limit, then go
+    // back: only the long ones stay running.
     eventually("only the long jobs running", WAIT, || async {
-        let running = engine
-            .list(&JobFilter {
-                queue: Some("held".into()),
-                state: Some(JobState::Running),
-                limit: 100,
-                ..JobFilter::default()
-            })
-            .await
-            .unwrap();
-        let mut ids: Vec<String> = running.into_iter().map(|job| job.id).collect();
+        let mut ids = running_ids(&engine).await;
         ids.sort();
         let mut expected = long.clone();
         expected.sort();
@@ -181,10 +215,14 @@ async fn jobs_held_behind_long_ones_go_back_for_others(backend: Backend) {
     engine.wait_drained("held", WAIT).await.unwrap();
     workers.shutdown(Duration::from_secs(10)).await;
     assert_eq!(
-        count(&engine, "held", JobState::Completed).await,
-        JOBS as i64
+        engine.get(aborted_behind).await.unwrap().state,
+        JobState::Aborted
     );
-    assert_eq!(count(&engine, "held", JobState::Aborted).await, 2);
+    assert_eq!(
+        count(&engine, "held", JobState::Completed).await,
+        JOBS as i64 - 1
+    );
+    assert_eq!(count(&engine, "held", JobState::Aborted).await, 3);
 }
 
 on_both_backends!(
