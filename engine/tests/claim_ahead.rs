@@ -53,18 +53,22 @@ async fn loaded(url: &str, queue: &str, ordering: Ordering) -> Engine {
     engine
 }
 
-/// Waits until the runner of `queue` holds a few jobs ahead of its workers
-/// (it has measured how fast they go), as its gauge shows.
-async fn claiming_ahead(engine: &Engine, queue: &str) {
+/// How many jobs the runner of `queue` holds ahead of its workers, as its
+/// gauge shows.
+async fn held_ahead(engine: &Engine, queue: &str) -> i64 {
     let series = format!("amboy_jobs_held_ahead{{queue=\"{queue}\"}} ");
+    let text = engine.render_metrics().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until the runner of `queue` holds a few jobs ahead of its workers
+/// (it has measured how fast they go).
+async fn claiming_ahead(engine: &Engine, queue: &str) {
     eventually("jobs claimed ahead of the workers", WAIT, || async {
-        let text = engine.render_metrics().await.unwrap();
-        let held: i64 = text
-            .lines()
-            .find_map(|line| line.strip_prefix(&series))
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0);
-        (held >= 10).then_some(())
+        (held_ahead(engine, queue).await >= 10).then_some(())
     })
     .await;
 }
@@ -225,7 +229,37 @@ async fn jobs_held_behind_long_ones_go_back_for_others(backend: Backend) {
     assert_eq!(count(&engine, "held", JobState::Aborted).await, 3);
 }
 
+/// Jobs with dispatch scopes are claimed for free workers only: held, they
+/// would keep their scopes while they wait.
+async fn jobs_with_dispatch_scopes_are_not_claimed_ahead(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    engine
+        .set_queue(
+            "scoped",
+            QueueSettings {
+                concurrency: CONCURRENCY,
+                ..QueueSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let jobs = (0..JOBS / 2)
+        .map(|i| NewJob::from_json("scoped", "noop", "{}").scopes([format!("s{i}")]))
+        .collect();
+    engine.put_many(jobs).await.unwrap();
+    let workers = engine.start_workers(only("scoped")).await.unwrap();
+    let mut most = 0;
+    while count(&engine, "scoped", JobState::Completed).await < (JOBS / 2) as i64 {
+        most = most.max(held_ahead(&engine, "scoped").await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    workers.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(most, 0, "scoped jobs were held ahead");
+}
+
 on_both_backends!(
+    jobs_with_dispatch_scopes_are_not_claimed_ahead,
     a_pause_hands_back_what_was_claimed_ahead,
     jobs_held_behind_long_ones_go_back_for_others,
 );

@@ -35,6 +35,9 @@ pub const AHEAD: Duration = Duration::from_millis(50);
 /// Longest a job claimed ahead waits for a worker before it is handed
 /// back for other processes to take (every worker busy with long jobs).
 pub const HOLD_LIMIT: Duration = Duration::from_millis(250);
+/// How long a runner claims nothing ahead after it claimed jobs with
+/// dispatch scopes.
+const SCOPED_PAUSE: Duration = Duration::from_secs(1);
 /// Over how long the start rate is measured.
 const PACE_WINDOW: Duration = Duration::from_millis(100);
 
@@ -185,6 +188,8 @@ pub(crate) async fn run(
     let mut existed = false;
     let mut held: VecDeque<Held> = VecDeque::new();
     let mut pace = Pace::new();
+    // When a claim last took jobs with dispatch scopes.
+    let mut scoped: Option<Instant> = None;
     // Set when a claim found nothing more ready: until then (the next due
     // job or the poll), a put's wake-up or a settings change, no claims.
     let mut idle_until: Option<i64> = None;
@@ -236,7 +241,13 @@ pub(crate) async fn run(
         pace.note(started);
         gauges.held.set(held.len() as i64);
         let free = concurrency.saturating_sub(slots.busy());
-        let ahead = if settings.rate_limit_per_sec.is_some() {
+        // A rate-limited queue starts what its tokens allow, and jobs with
+        // dispatch scopes are claimed only for free workers: a larger claim
+        // of them hands back those wanting a scope taken in the same claim,
+        // and held jobs would hold their scopes while they wait.
+        let ahead = if settings.rate_limit_per_sec.is_some()
+            || scoped.is_some_and(|at| at.elapsed() < SCOPED_PAUSE)
+        {
             0
         } else {
             pace.ahead()
@@ -321,6 +332,9 @@ pub(crate) async fn run(
                 failures = 0;
                 if claimed.promoted {
                     promoted = Some(Instant::now());
+                }
+                if claimed.jobs.iter().any(|job| job.scoped) {
+                    scoped = Some(Instant::now());
                 }
                 claimed.jobs
             }
