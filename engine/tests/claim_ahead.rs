@@ -11,7 +11,7 @@ use std::time::Duration;
 use amboy::{
     Engine, JobFilter, JobRecord, JobState, NewJob, Ordering, QueueSettings, WorkerOptions,
 };
-use common::{Backend, Block, builder, eventually};
+use common::{Backend, Block, builder, eventually, every_job, sample};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// Enough short jobs that the runner is still busy with them when the
@@ -54,14 +54,10 @@ async fn loaded(url: &str, queue: &str, ordering: Ordering) -> Engine {
 }
 
 /// How many jobs the runner of `queue` holds ahead of its workers, as its
-/// gauge shows.
+/// gauge shows (none before the runner starts).
 async fn held_ahead(engine: &Engine, queue: &str) -> i64 {
-    let series = format!("amboy_jobs_held_ahead{{queue=\"{queue}\"}} ");
     let text = engine.render_metrics().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&series))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0)
+    sample(&text, "amboy_jobs_held_ahead", &[("queue", queue)]).unwrap_or(0.0) as i64
 }
 
 /// Waits until the runner of `queue` holds a few jobs ahead of its workers
@@ -73,25 +69,14 @@ async fn claiming_ahead(engine: &Engine, queue: &str) {
     .await;
 }
 
-/// Every job of `queue` in `state`, walking keyset pages.
+/// Every job of `queue` in `state`.
 async fn all_in(engine: &Engine, queue: &str, state: JobState) -> Vec<JobRecord> {
-    let mut all = Vec::new();
-    loop {
-        let page = engine
-            .list(&JobFilter {
-                queue: Some(queue.into()),
-                state: Some(state),
-                after: all.last().map(|job: &JobRecord| job.id.clone()),
-                limit: 1_000,
-                ..JobFilter::default()
-            })
-            .await
-            .unwrap();
-        if page.is_empty() {
-            return all;
-        }
-        all.extend(page);
-    }
+    let filter = JobFilter {
+        queue: Some(queue.into()),
+        state: Some(state),
+        ..JobFilter::default()
+    };
+    every_job(engine, filter).await
 }
 
 /// The ids of the running jobs of the queue `held`.

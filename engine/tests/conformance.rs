@@ -78,35 +78,25 @@ async fn many_producers_complete_every_job_exactly_once(backend: Backend) {
         producer.await.unwrap();
     }
     engine.wait_drained("work", WAIT).await.unwrap();
-    let mut seen = 0;
-    let mut after = None;
-    loop {
-        let page = engine
-            .list(&JobFilter {
-                queue: Some("work".into()),
-                after: after.clone(),
-                limit: 500,
-                ..JobFilter::default()
-            })
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
-        for job in &page {
-            assert_eq!(job.state, JobState::Completed, "{}", job.id);
-            assert_eq!(
-                common::run_count(&job.id),
-                1,
-                "{} ran {} times",
-                job.id,
-                common::run_count(&job.id)
-            );
-            let (started, ended) = (job.started_at.unwrap(), job.ended_at.unwrap());
-            assert!(job.created_at <= started && started <= ended, "{job:?}");
-            assert_eq!(job.attempt, 1);
-        }
-        seen += page.len();
+    let filter = JobFilter {
+        queue: Some("work".into()),
+        ..JobFilter::default()
+    };
+    let jobs = common::every_job(&engine, filter).await;
+    for job in &jobs {
+        assert_eq!(job.state, JobState::Completed, "{}", job.id);
+        assert_eq!(
+            common::run_count(&job.id),
+            1,
+            "{} ran {} times",
+            job.id,
+            common::run_count(&job.id)
+        );
+        let (started, ended) = (job.started_at.unwrap(), job.ended_at.unwrap());
+        assert!(job.created_at <= started && started <= ended, "{job:?}");
+        assert_eq!(job.attempt, 1);
     }
+    let seen = jobs.len();
     assert_eq!(seen, 8 * (5 * 50 + 20));
     let c = engine.counts("work").await.unwrap();
     assert_eq!(c[&JobState::Completed], 8 * 270);

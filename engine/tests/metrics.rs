@@ -17,19 +17,7 @@ const FAST: (Duration, Duration) = (Duration::from_millis(1), Duration::from_mil
 
 /// The value of the sample of `name` with (at least) these labels.
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(['{', ' ']))
-        })
-        .find(|line| {
-            labels
-                .iter()
-                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|line| line.rsplit_once(' '))
-        .map(|(_, value)| value.parse().unwrap())
-        .unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
+    common::sample(text, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in\n{text}"))
 }
 
 async fn metrics_count_what_happened(backend: Backend) {

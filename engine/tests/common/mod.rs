@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use amboy::{Engine, EngineBuilder, Event, Job, JobContext, JobError, JobEvent};
+use amboy::{
+    Engine, EngineBuilder, Event, Job, JobContext, JobError, JobEvent, JobFilter, JobRecord,
+};
 pub use amboy_testkit::{Backend, eventually};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -135,6 +137,42 @@ pub async fn next_event(
     tokio::time::timeout(Duration::from_secs(20), wait)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// Every job `filter` selects, walking keyset pages of a thousand.
+pub async fn every_job(engine: &Engine, filter: JobFilter) -> Vec<JobRecord> {
+    let mut all: Vec<JobRecord> = Vec::new();
+    loop {
+        let page = engine
+            .list(&JobFilter {
+                after: all.last().map(|job| job.id.clone()),
+                limit: 1_000,
+                ..filter.clone()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// The value of the sample of metric `name` with (at least) these labels
+/// in Prometheus text, if there is one.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .find(|line| {
+            labels
+                .iter()
+                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|line| line.rsplit_once(' '))
+        .map(|(_, value)| value.parse().unwrap())
 }
 
 /// Runs each scenario `fn name(backend: Backend)` as a test on SQLite and
