@@ -12,7 +12,9 @@ use amboy::{
     NewJob, QueueSettings, WorkerOptions,
 };
 use chrono::{TimeDelta, Utc};
-use common::{Backend, Block, Count, Flaky, Freeze, Panics, builder, eventually, next_event};
+use common::{
+    Backend, Block, Count, Fails, Flaky, Freeze, Panics, builder, eventually, next_event,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 const FAST_RETRY: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(5));
@@ -237,6 +239,68 @@ async fn exhausted_retries_fail_and_keep_every_error(backend: Backend) {
             c[&JobState::Running]
         ),
         (1, 0, 0)
+    );
+    workers.shutdown(WAIT).await;
+}
+
+/// Results are written in batches, sent as arrays on PostgreSQL: whatever
+/// an error says — quotes, backslashes, braces, commas, the word NULL,
+/// nothing at all — and however many long ones end together, each is kept
+/// as written, on the job and in its history.
+async fn errors_are_kept_as_written_whatever_they_say(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    let mut messages: Vec<String> = [
+        "",
+        "NULL",
+        "null",
+        r#"say "hi""#,
+        r"C:\temp\ a\",
+        r#"{"a": [1, 2], "b": "{x,y}"}"#,
+        "a,b,c",
+        "  spaced  ",
+        "line one\nline two\ttab",
+        "ünïcödé — ✓ 😀",
+        "'single' quotes; DROP TABLE jobs; --",
+    ]
+    .iter()
+    .map(|m| (*m).to_owned())
+    .collect();
+    // Enough long errors, ending together, to need several statements.
+    messages.extend((0..300).map(|i| format!("{i}: {}", r#"long "error", \ {} "#.repeat(60))));
+    let ids = engine
+        .put_many(
+            messages
+                .iter()
+                .map(|message| {
+                    NewJob::new(
+                        "errors",
+                        &Fails {
+                            message: message.clone(),
+                        },
+                    )
+                    .unwrap()
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let workers = engine.start_workers(only("errors")).await.unwrap();
+    engine.wait_drained("errors", WAIT).await.unwrap();
+    for (id, message) in ids.iter().zip(&messages) {
+        let job = engine.get(id).await.unwrap();
+        assert_eq!(job.state, JobState::Failed);
+        assert_eq!(
+            job.last_error.as_deref(),
+            Some(message.as_str()),
+            "job {id}"
+        );
+        assert_eq!(engine.detail(id).await.unwrap().errors, [message.as_str()]);
+    }
+    let c = engine.counts("errors").await.unwrap();
+    assert_eq!(
+        (c[&JobState::Failed], c[&JobState::Running]),
+        (i64::try_from(messages.len()).unwrap(), 0)
     );
     workers.shutdown(WAIT).await;
 }
@@ -1366,6 +1430,7 @@ on_both_backends!(
     max_time_is_enforced,
     retry_once_then_succeed,
     exhausted_retries_fail_and_keep_every_error,
+    errors_are_kept_as_written_whatever_they_say,
     abort_pending_and_running,
     a_panicking_job_fails_and_the_worker_survives,
     duplicate_ids_are_refused_or_ignored,

@@ -4,6 +4,35 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
+use super::value_rows;
+use crate::error::{Error, Result};
+
+/// Bytes of array literals bound by one PostgreSQL statement, so that with
+/// the protocol's framing the message fits one TLS record (16 KiB). sqlx
+/// sends each record of a TLS connection on its own and does not set
+/// TCP_NODELAY: the second record of a message waits for the server to
+/// acknowledge the first, which it delays by 40 ms when the segments are
+/// small, as a loopback's 64 KiB segments make them (a 300-row insert ran
+/// at 6,700 jobs/s, a 100-row one at 93,000; arrays of 60 KiB at 9,000).
+const POSTGRES_TABLE_BYTES: usize = 15 * 1024;
+/// Most rows of a SQLite `VALUES` list.
+const SQLITE_ROWS: usize = 2_000;
+/// Most values SQLite binds in one statement.
+const SQLITE_MAX_VALUES: usize = 32_766;
+
+/// Rows sent with one statement as a table named `v`, with columns
+/// `column1`, `column2`, … (what SQLite and PostgreSQL call a `VALUES`
+/// list's columns).
+#[derive(Debug)]
+pub struct Table {
+    /// The table, to follow `FROM` or `JOIN` (it ends with `AS v` or `AS v (…)`).
+    pub sql: String,
+    /// The values it binds, in parameter order.
+    pub values: Vec<Value>,
+    /// How many rows it holds.
+    pub rows: usize,
+}
+
 /// Which SQL the store speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -68,15 +97,80 @@ impl Dialect {
         }
     }
 
-    /// Rows per multi-row statement (an `INSERT`, a `VALUES` list of
-    /// results). SQLite allows 32,766 bound values. On PostgreSQL, sqlx does
-    /// not set TCP_NODELAY, so a message longer than a loopback segment
-    /// (~64 KiB) waits ~40 ms for a delayed ACK: 300-row inserts ran at
-    /// 6,700 jobs/s, 100-row ones at ~93,000 (`make bench`).
-    pub fn rows_per_statement(self) -> usize {
+    /// `values` — rows of `types.len()` values each — as the tables of as
+    /// many statements as they need, parameters numbered from `first`.
+    /// `types` are the columns' PostgreSQL types (`text`, `int4`, `int8`,
+    /// `bool`). SQLite reads a `VALUES` list of up to 2,000 rows. PostgreSQL
+    /// reads one array per column, unnested, in messages of at most
+    /// [`POSTGRES_TABLE_BYTES`]: as many rows as fit, whatever their
+    /// size, and a statement text that doesn't change with the number of
+    /// rows, so it is parsed and planned once per connection, not once per
+    /// batch size with a plan for hundreds of parameters.
+    pub fn tables(self, types: &[&str], values: Vec<Value>, first: usize) -> Result<Vec<Table>> {
+        let width = types.len();
+        if width == 0 || !values.len().is_multiple_of(width) {
+            return Err(Error::Internal(format!(
+                "{} values do not make rows of {width}",
+                values.len()
+            )));
+        }
         match self {
-            Dialect::Sqlite => 2_000,
-            Dialect::Postgres => 100,
+            Dialect::Sqlite => {
+                let per_table = SQLITE_ROWS.min(SQLITE_MAX_VALUES / width) * width;
+                let mut tables = Vec::with_capacity(values.len().div_ceil(per_table));
+                let mut values = values.into_iter().peekable();
+                while values.peek().is_some() {
+                    let values: Vec<Value> = values.by_ref().take(per_table).collect();
+                    let rows = values.len() / width;
+                    tables.push(Table {
+                        sql: format!("(VALUES {}) AS v", value_rows(first, rows, width)),
+                        values,
+                        rows,
+                    });
+                }
+                Ok(tables)
+            }
+            Dialect::Postgres => {
+                let unnest = {
+                    let arrays: Vec<String> = types
+                        .iter()
+                        .enumerate()
+                        .map(|(i, ty)| format!("${}::{ty}[]", first + i))
+                        .collect();
+                    let columns: Vec<String> = (1..=width).map(|i| format!("column{i}")).collect();
+                    format!(
+                        "unnest({}) AS v ({})",
+                        arrays.join(", "),
+                        columns.join(", ")
+                    )
+                };
+                let mut tables = Vec::new();
+                let mut columns = vec![String::from("{"); width];
+                let mut rows = 0usize;
+                let mut cells = vec![String::new(); width];
+                for row in values.chunks(width) {
+                    for (cell, value) in cells.iter_mut().zip(row) {
+                        cell.clear();
+                        array_element(cell, value)?;
+                    }
+                    let size: usize = columns.iter().chain(&cells).map(|c| c.len() + 1).sum();
+                    if rows > 0 && size > POSTGRES_TABLE_BYTES {
+                        tables.push(close_arrays(&unnest, &mut columns, rows));
+                        rows = 0;
+                    }
+                    for (column, cell) in columns.iter_mut().zip(&cells) {
+                        if rows > 0 {
+                            column.push(',');
+                        }
+                        column.push_str(cell);
+                    }
+                    rows += 1;
+                }
+                if rows > 0 {
+                    tables.push(close_arrays(&unnest, &mut columns, rows));
+                }
+                Ok(tables)
+            }
         }
     }
 
@@ -102,6 +196,54 @@ impl Dialect {
     pub fn analyzes_after_inserts(self) -> bool {
         self == Dialect::Postgres
     }
+}
+
+/// The table of the arrays in `columns` (each an open `{…` literal of
+/// `rows` elements), which start again empty.
+fn close_arrays(unnest: &str, columns: &mut [String], rows: usize) -> Table {
+    let values = columns
+        .iter_mut()
+        .map(|column| {
+            column.push('}');
+            Value::from(std::mem::replace(column, String::from("{")))
+        })
+        .collect();
+    Table {
+        sql: unnest.to_owned(),
+        values,
+        rows,
+    }
+}
+
+/// Appends `value` as an element of a PostgreSQL array literal: text in
+/// double quotes with `"` and `\` escaped, numbers and booleans as
+/// written, `NULL` for none.
+fn array_element(out: &mut String, value: &Value) -> Result<()> {
+    match value {
+        Value::String(Some(text)) => {
+            out.reserve(text.len() + 2);
+            out.push('"');
+            for c in text.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        }
+        Value::Int(Some(n)) => out.push_str(&n.to_string()),
+        Value::BigInt(Some(n)) => out.push_str(&n.to_string()),
+        Value::Bool(Some(b)) => out.push(if *b { 't' } else { 'f' }),
+        Value::String(None) | Value::Int(None) | Value::BigInt(None) | Value::Bool(None) => {
+            out.push_str("NULL");
+        }
+        other => {
+            return Err(Error::Internal(format!(
+                "{other:?} cannot be sent in an array"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Rewrites `$n` placeholders to anonymous `?`s, repeating values that are
@@ -132,6 +274,107 @@ fn positional(sql: &str, values: Vec<Value>) -> (String, Vec<Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_tables_are_values_lists_within_its_bind_limit() {
+        let tables = Dialect::Sqlite
+            .tables(
+                &["text", "int8"],
+                vec!["a".into(), 1i64.into(), "b".into(), 2i64.into()],
+                3,
+            )
+            .unwrap();
+        assert_eq!(tables.len(), 1);
+        assert_eq!(tables[0].sql, "(VALUES ($3, $4), ($5, $6)) AS v");
+        assert_eq!(tables[0].values.len(), 4);
+
+        let wide = ["int8"; 20];
+        let values: Vec<Value> = (0..20 * 3_000).map(|i| Value::from(i64::from(i))).collect();
+        let tables = Dialect::Sqlite.tables(&wide, values, 1).unwrap();
+        // 32,766 values make 1,638 rows of 20.
+        let rows: Vec<usize> = tables.iter().map(|t| t.values.len() / 20).collect();
+        assert_eq!(rows, [1_638, 1_362]);
+        assert_eq!(tables[1].values[0], Value::from(1_638i64 * 20));
+    }
+
+    #[test]
+    fn postgres_tables_are_arrays_with_elements_quoted_and_nulls_kept() {
+        let values = vec![
+            Value::from(r#"say "hi" \ {a,b}"#),
+            Value::from(7i32),
+            Value::from(None::<i64>),
+            Value::from(true),
+            Value::from(None::<String>),
+            Value::from(-8i32),
+            Value::from(9i64),
+            Value::from(false),
+        ];
+        let tables = Dialect::Postgres
+            .tables(&["text", "int4", "int8", "bool"], values, 2)
+            .unwrap();
+        assert_eq!(tables.len(), 1);
+        assert_eq!(
+            tables[0].sql,
+            "unnest($2::text[], $3::int4[], $4::int8[], $5::bool[]) AS v (column1, column2, column3, column4)"
+        );
+        assert_eq!(
+            tables[0].values,
+            [
+                Value::from(r#"{"say \"hi\" \\ {a,b}",NULL}"#),
+                Value::from("{7,-8}"),
+                Value::from("{NULL,9}"),
+                Value::from("{t,f}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn postgres_tables_fit_one_tls_record() {
+        let text = "x".repeat(10_000);
+        let values: Vec<Value> = (0..20)
+            .flat_map(|i| [Value::from(text.clone()), Value::from(i64::from(i))])
+            .collect();
+        let tables = Dialect::Postgres
+            .tables(&["text", "int8"], values, 1)
+            .unwrap();
+        assert!(tables.len() >= 4, "{} tables", tables.len());
+        let mut numbers = Vec::new();
+        for table in &tables {
+            let bytes: usize = table
+                .values
+                .iter()
+                .map(|v| match v {
+                    Value::String(Some(s)) => s.len(),
+                    other => panic!("{other:?}"),
+                })
+                .sum();
+            assert!(bytes <= POSTGRES_TABLE_BYTES, "{bytes} bytes");
+            let Value::String(Some(column)) = &table.values[1] else {
+                unreachable!()
+            };
+            numbers.push(column.clone());
+        }
+        let numbers: Vec<String> = numbers
+            .iter()
+            .flat_map(|c| {
+                c.trim_matches(['{', '}'])
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(numbers, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn rows_must_fill_the_columns() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let err = dialect
+                .tables(&["text", "int8"], vec!["a".into()], 1)
+                .unwrap_err();
+            assert!(err.to_string().contains("rows of 2"), "{err}");
+        }
+    }
 
     #[test]
     fn numbered_placeholders_become_positional() {

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::deps::Change;
 use super::signal::Signal;
-use super::{CountDeltas, Store, value_rows};
+use super::{CountDeltas, OWNED, Store};
 use crate::error::Result;
 use crate::state::JobState;
 
@@ -111,8 +111,12 @@ pub struct Finish {
     pub outcome: Outcome,
 }
 
-/// Values bound per row of the results list.
-const WIDTH: usize = 8;
+/// The columns of the results list: id, claim count, new state, new
+/// `run_at` (none: unchanged), `ended_at`, error, 1 when the attempt is
+/// given back, `started_at`.
+const COLUMNS: [&str; 8] = [
+    "text", "int4", "text", "int8", "int8", "text", "int4", "int8",
+];
 
 impl Store {
     /// Records a batch of finished attempts of `queue` owned by `owner`.
@@ -133,44 +137,44 @@ impl Store {
             has_dependents: bool,
             scoped: bool,
         }
+        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * COLUMNS.len());
+        for f in batch {
+            let (run_at, ended_at) = match &f.outcome {
+                Outcome::Retry { at, .. } => (Some(*at), None),
+                Outcome::Snoozed { until } => (Some(*until), None),
+                Outcome::Released => (Some(f.ended_at), None),
+                Outcome::Unstarted => (None, None),
+                _ => (None, Some(f.ended_at)),
+            };
+            let started_at = (f.outcome != Outcome::Unstarted).then_some(f.started_at);
+            values.extend([
+                f.id.clone().into(),
+                f.claim_count.into(),
+                f.outcome.state().as_str().into(),
+                run_at.into(),
+                ended_at.into(),
+                f.outcome.error().map(str::to_owned).into(),
+                i32::from(!f.outcome.counts_as_attempt()).into(),
+                started_at.into(),
+            ]);
+        }
+        let tables = self.dialect().tables(&COLUMNS, values, 2)?;
         let txn = self.begin().await?;
         let mut rows = Vec::with_capacity(batch.len());
-        // Chunks: on PostgreSQL a long message waits for a delayed ACK.
-        for chunk in batch.chunks(self.dialect().rows_per_statement()) {
-            let mut values: Vec<Value> = Vec::with_capacity(1 + chunk.len() * WIDTH);
-            values.push(owner.into());
-            for f in chunk {
-                let (run_at, ended_at) = match &f.outcome {
-                    Outcome::Retry { at, .. } => (Some(*at), None),
-                    Outcome::Snoozed { until } => (Some(*until), None),
-                    Outcome::Released => (Some(f.ended_at), None),
-                    Outcome::Unstarted => (None, None),
-                    _ => (None, Some(f.ended_at)),
-                };
-                let started_at = (f.outcome != Outcome::Unstarted).then_some(f.started_at);
-                values.extend([
-                    f.id.clone().into(),
-                    f.claim_count.into(),
-                    f.outcome.state().as_str().into(),
-                    run_at.into(),
-                    ended_at.into(),
-                    f.outcome.error().map(str::to_owned).into(),
-                    i32::from(!f.outcome.counts_as_attempt()).into(),
-                    started_at.into(),
-                ]);
-            }
-            // VALUES columns are named column1… on both SQLite and PostgreSQL.
+        for table in tables {
             let sql = format!(
                 "UPDATE jobs SET state = v.column3, run_at = COALESCE(v.column4, jobs.run_at), \
                  started_at = v.column8, ended_at = v.column5, \
                  last_error = CASE WHEN v.column7 = 1 THEN jobs.last_error ELSE v.column6 END, \
                  attempt = jobs.attempt - v.column7, owner = NULL, lock_expires_at = NULL \
-                 FROM (VALUES {}) AS v \
-                 WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 \
-                 AND jobs.owner = $1 AND jobs.state = 'running' \
+                 FROM {} \
+                 WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 AND {OWNED} \
                  RETURNING jobs.id, jobs.has_dependents, jobs.scoped",
-                value_rows(2, chunk.len(), WIDTH)
+                table.sql
             );
+            let mut values = Vec::with_capacity(1 + table.values.len());
+            values.push(owner.into());
+            values.extend(table.values);
             rows.extend(
                 Accepted::find_by_statement(self.stmt(&sql, values))
                     .all(&txn)
@@ -252,27 +256,30 @@ impl Store {
         conn: &impl ConnectionTrait,
         rows: impl Iterator<Item = AttemptRow<'a>>,
     ) -> Result<()> {
-        let rows: Vec<_> = rows.collect();
-        for chunk in rows.chunks(1_000) {
-            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
-            for row in chunk {
-                values.extend([
-                    row.job_id.into(),
-                    row.attempt.into(),
-                    row.owner.map(str::to_owned).into(),
-                    row.started_at.into(),
-                    row.ended_at.into(),
-                    row.outcome.into(),
-                    row.error.map(str::to_owned).into(),
-                ]);
-            }
-            let rows = value_rows(1, chunk.len(), 7);
+        let mut values: Vec<Value> = Vec::new();
+        for row in rows {
+            values.extend([
+                row.job_id.into(),
+                row.attempt.into(),
+                row.owner.map(str::to_owned).into(),
+                row.started_at.into(),
+                row.ended_at.into(),
+                row.outcome.into(),
+                row.error.map(str::to_owned).into(),
+            ]);
+        }
+        if values.is_empty() {
+            return Ok(());
+        }
+        let types = ["text", "int4", "text", "int8", "int8", "text", "text"];
+        for table in self.dialect().tables(&types, values, 1)? {
             conn.execute_raw(self.stmt(
                 &format!(
                     "INSERT INTO job_attempts (job_id, attempt, owner, started_at, ended_at, outcome, error) \
-                     VALUES {rows}"
+                     SELECT v.* FROM {}",
+                    table.sql
                 ),
-                values,
+                table.values,
             ))
             .await?;
         }

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 use super::deps::Change;
 use super::finish::AttemptRow;
 use super::signal::Signal;
-use super::{CountDeltas, Store, placeholders, value_rows};
+use super::{CountDeltas, OWNED, Store, placeholders};
 use crate::error::Result;
 use crate::state::JobState;
 
@@ -52,21 +52,28 @@ impl Store {
         if held.is_empty() {
             return Ok(Vec::new());
         }
-        let mut values: Vec<Value> = vec![owner.into(), expires_at.into()];
+        let mut values: Vec<Value> = Vec::with_capacity(held.len() * 2);
         for (id, claim_count) in held {
             values.push(id.clone().into());
             values.push((*claim_count).into());
         }
-        let sql = format!(
-            "UPDATE jobs SET lock_expires_at = $2 FROM (VALUES {}) AS v \
-             WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 \
-             AND jobs.owner = $1 AND jobs.state = 'running' \
-             RETURNING jobs.id, jobs.abort_requested",
-            value_rows(3, held.len(), 2)
-        );
-        Ok(Renewed::find_by_statement(self.stmt(&sql, values))
-            .all(&self.write)
-            .await?)
+        let mut renewed = Vec::with_capacity(held.len());
+        for table in self.dialect().tables(&["text", "int4"], values, 3)? {
+            let sql = format!(
+                "UPDATE jobs SET lock_expires_at = $2 FROM {} \
+                 WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 AND {OWNED} \
+                 RETURNING jobs.id, jobs.abort_requested",
+                table.sql
+            );
+            let mut bound: Vec<Value> = vec![owner.into(), expires_at.into()];
+            bound.extend(table.values);
+            renewed.extend(
+                Renewed::find_by_statement(self.stmt(&sql, bound))
+                    .all(&self.write)
+                    .await?,
+            );
+        }
+        Ok(renewed)
     }
 
     /// Ends every attempt in `queue` whose lock expired before `now`: the job

@@ -102,6 +102,14 @@ impl std::fmt::Debug for Store {
 /// migration), stated word for word by the queries that use them.
 pub(crate) use amboy_migrations::m20261130_000012_job_list_indexes::SETTLED;
 
+/// The condition a result or a lock renewal of `$1`'s matches a job on
+/// (with its id and claim count): still running, still owned by `$1`. In
+/// `IS TRUE`, so that neither database reads it from the partial indexes of
+/// running jobs: they would read every running job of the owner (all of a
+/// process's, up to thousands, for each statement) where the rows' ids
+/// find each job through the primary key.
+pub(crate) const OWNED: &str = "(jobs.owner = $1 AND jobs.state = 'running') IS TRUE";
+
 /// `state = '<state>'` as a literal: a partial index on one state serves a
 /// query only when the planner can read the state (not a bound value).
 pub(crate) fn state_literal(state: JobState) -> String {

@@ -11,8 +11,20 @@ use crate::error::{Error, Result};
 use crate::spec::JobInsert;
 use crate::state::JobState;
 
-/// Values bound per inserted row (one fewer for plain jobs).
-const WIDTH: usize = 14;
+/// The columns of plain jobs' rows, as inserted: id, queue, job type, type
+/// version, payload, priority, max attempts, back-off base and max, max
+/// time, created at, run at, dispatch deadline.
+const PLAIN: [&str; 13] = [
+    "text", "text", "text", "int4", "text", "int4", "int4", "int8", "int8", "int8", "int8", "int8",
+    "int8",
+];
+/// [`PLAIN`]'s, then the dependency manager, state, dependencies left, what
+/// a dependency's failure does, whether it has dependents, whether it has
+/// scopes.
+const LINKED: [&str; 19] = [
+    "text", "text", "text", "int4", "text", "int4", "int4", "int8", "int8", "int8", "int8", "int8",
+    "int8", "text", "text", "int4", "text", "bool", "bool",
+];
 
 /// What [`Store::insert_rows`] did.
 enum Insert<'a> {
@@ -99,80 +111,73 @@ impl Store {
                     .to_owned(),
             });
         }
-        let mut inserted = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(self.dialect().rows_per_statement()) {
-            // Plain jobs — no edges, dependents, scopes or manager: nearly
-            // all of them — leave those columns to their defaults, so each
-            // row binds and parses only what varies.
-            let plain = chunk.iter().all(|job| {
-                job.depends_on.is_empty()
-                    && job.scopes.is_empty()
-                    && job.dependency.is_none()
-                    && job.on_dependency_failure == OnDependencyFailure::Fail
-                    && !plan.depended_on.contains(&job.id)
-            });
-            let width = if plain { WIDTH - 1 } else { WIDTH };
-            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
-            for job in chunk {
+        // Plain jobs — no edges, dependents, scopes or manager: nearly all
+        // of them — leave those columns to their defaults, so each row
+        // binds and parses only what varies.
+        let plain = unique.iter().all(|job| {
+            job.depends_on.is_empty()
+                && job.scopes.is_empty()
+                && job.dependency.is_none()
+                && job.on_dependency_failure == OnDependencyFailure::Fail
+                && !plan.depended_on.contains(&job.id)
+        });
+        let columns: &[&str] = if plain { &PLAIN } else { &LINKED };
+        let mut values: Vec<Value> = Vec::with_capacity(unique.len() * columns.len());
+        for job in &unique {
+            values.extend([
+                job.id.clone().into(),
+                job.queue.clone().into(),
+                job.job_type.clone().into(),
+                job.type_version.into(),
+                job.payload.clone().into(),
+                job.priority.into(),
+                job.max_attempts.into(),
+                job.backoff_base_ms.into(),
+                job.backoff_max_ms.into(),
+                job.max_time_ms.into(),
+                job.created_at.into(),
+                job.run_at.into(),
+                job.dispatch_by.into(),
+            ]);
+            if !plain {
                 values.extend([
-                    job.id.clone().into(),
-                    job.queue.clone().into(),
-                    job.job_type.clone().into(),
-                    job.type_version.into(),
-                    job.payload.clone().into(),
-                    job.priority.into(),
-                    job.max_attempts.into(),
-                    job.backoff_base_ms.into(),
-                    job.backoff_max_ms.into(),
-                    job.max_time_ms.into(),
-                    job.created_at.into(),
-                    job.run_at.into(),
-                    job.dispatch_by.into(),
+                    job.dependency.clone().into(),
+                    plan.state(job).as_str().into(),
+                    plan.starts
+                        .get(&job.id)
+                        .map_or(0, |start| start.deps_left)
+                        .into(),
+                    job.on_dependency_failure.as_str().into(),
+                    plan.depended_on.contains(&job.id).into(),
+                    (!job.scopes.is_empty()).into(),
                 ]);
-                if !plain {
-                    values.push(job.dependency.clone().into());
-                }
             }
-            // Constant columns and the few values of fixed vocabularies
-            // (state, counts, flags) are literals, so each row binds only
-            // the values callers choose.
-            let rows = chunk
-                .iter()
-                .enumerate()
-                .map(|(row, job)| {
-                    let bound = placeholders(1 + row * width, width);
-                    if plain {
-                        return format!("({bound}, 'pending', 0, 0, FALSE, 0)");
-                    }
-                    format!(
-                        "({bound}, '{}', 0, 0, FALSE, 0, {}, '{}', {}, {})",
-                        plan.state(job).as_str(),
-                        plan.starts.get(&job.id).map_or(0, |start| start.deps_left),
-                        job.on_dependency_failure.as_str(),
-                        sql_bool(plan.depended_on.contains(&job.id)),
-                        sql_bool(!job.scopes.is_empty()),
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO jobs (id, queue, job_type, type_version, payload, priority, \
-                 max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, created_at, run_at, \
-                 dispatch_by{}, state, attempt, claim_count, abort_requested, progress{}) \
-                 VALUES {rows}{}",
-                if plain { "" } else { ", dependency" },
-                if plain {
-                    ""
-                } else {
-                    ", deps_left, on_dependency_failure, has_dependents, scoped"
-                },
-                if ignore_duplicates {
-                    " ON CONFLICT (id) DO NOTHING RETURNING id"
-                } else {
-                    ""
-                }
-            );
-            let stmt = self.stmt(&sql, values);
+        }
+        let sql = if plain {
+            // Plain jobs start pending with nothing to wait for.
+            "INSERT INTO jobs (id, queue, job_type, type_version, payload, priority, \
+             max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, created_at, run_at, \
+             dispatch_by, state, attempt, claim_count, abort_requested, progress) \
+             SELECT v.*, 'pending', 0, 0, FALSE, 0 FROM"
+        } else {
+            "INSERT INTO jobs (id, queue, job_type, type_version, payload, priority, \
+             max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, created_at, run_at, \
+             dispatch_by, dependency, state, deps_left, on_dependency_failure, has_dependents, \
+             scoped, attempt, claim_count, abort_requested, progress) \
+             SELECT v.*, 0, 0, FALSE, 0 FROM"
+        };
+        // `WHERE TRUE`: SQLite would read the `ON` of `ON CONFLICT` as a join's.
+        let conflict = if ignore_duplicates {
+            " WHERE TRUE ON CONFLICT (id) DO NOTHING RETURNING id"
+        } else {
+            ""
+        };
+        let mut inserted = Vec::with_capacity(unique.len());
+        let mut rest = unique.as_slice();
+        for table in self.dialect().tables(columns, values, 1)? {
+            let (chunk, after) = rest.split_at(table.rows);
+            rest = after;
+            let stmt = self.stmt(&format!("{sql} {}{conflict}", table.sql), table.values);
             if ignore_duplicates {
                 #[derive(FromQueryResult)]
                 struct Id {
@@ -231,9 +236,4 @@ impl Store {
         .await?;
         Ok(found.map_or_else(|| jobs[0].id.clone(), |row| row.id))
     }
-}
-
-/// A boolean as an SQL literal both backends read.
-fn sql_bool(value: bool) -> &'static str {
-    if value { "TRUE" } else { "FALSE" }
 }

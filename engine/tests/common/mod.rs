@@ -23,6 +23,7 @@ pub fn builder() -> EngineBuilder {
         .register::<Panics>()
         .register::<Block>()
         .register::<Freeze>()
+        .register::<Fails>()
 }
 
 fn runs() -> &'static Mutex<HashMap<String, u32>> {
@@ -62,6 +63,19 @@ impl Job for Flaky {
             return Err(JobError::retry(format!("boom {}", ctx.attempt())));
         }
         Ok(())
+    }
+}
+
+/// Fails for good with `message`.
+#[derive(Serialize, Deserialize)]
+pub struct Fails {
+    pub message: String,
+}
+
+impl Job for Fails {
+    const NAME: &'static str = "fails";
+    async fn run(&self, _ctx: &JobContext) -> Result<(), JobError> {
+        Err(JobError::fail(self.message.clone()))
     }
 }
 
