@@ -14,8 +14,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use amboy::{
-    Dependency, Engine, Error, Job, JobContext, JobError, JobState, NewJob, OnDependencyFailure,
-    QueueSettings, WorkerOptions,
+    BulkAction, Dependency, Engine, Error, Job, JobContext, JobError, JobFilter, JobSelector,
+    JobState, NewJob, OnDependencyFailure, QueueSettings, WorkerOptions,
 };
 use common::{Backend, Block, builder, eventually};
 use serde::{Deserialize, Serialize};
@@ -166,6 +166,67 @@ async fn a_chain_of_1000_jobs_runs_in_order(backend: Backend) {
         }
         previous = Some(runs[0]);
     }
+}
+
+/// One job that 1,000 wait for, and one that waits for those 1,000: the
+/// put records 1,000 stored dependencies at once, the first job's end
+/// readies 1,000 at once, and a bulk delete takes them all — statements
+/// with more ids than one message holds on PostgreSQL.
+async fn a_thousand_wide_fan_out_and_fan_in(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = engine(&db.url, "wide").await;
+    let run = run_id();
+    let (root, join) = (format!("{run}-root"), format!("{run}-join"));
+    let key = |i: usize| format!("{run}-{i:04}");
+    engine.put(step("wide", &root, 0, 0)).await.unwrap();
+    engine
+        .put_many(
+            (0..1_000)
+                .map(|i| step("wide", &key(i), 0, 0).depends_on([root.clone()]))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    engine
+        .put(step("wide", &join, 0, 0).depends_on((0..1_000).map(key)))
+        .await
+        .unwrap();
+    let counts = engine.counts("wide").await.unwrap();
+    assert_eq!(
+        (counts[&JobState::Pending], counts[&JobState::Blocked]),
+        (1, 1_001)
+    );
+    assert_eq!(engine.get(&join).await.unwrap().deps_left, 1_000);
+
+    let workers = engine.start_workers(only(&["wide"])).await.unwrap();
+    engine.wait_drained("wide", WAIT).await.unwrap();
+    workers.shutdown(WAIT).await;
+    let counts = engine.counts("wide").await.unwrap();
+    assert_eq!(counts[&JobState::Completed], 1_002, "{counts:?}");
+    let root_run = runs_of(&root);
+    let join_run = runs_of(&join);
+    assert_eq!((root_run.len(), join_run.len()), (1, 1));
+    for i in 0..1_000 {
+        let runs = runs_of(&key(i));
+        assert_eq!(runs.len(), 1, "job {i} ran {} times", runs.len());
+        assert!(runs[0].start >= root_run[0].end, "job {i} started early");
+        assert!(
+            join_run[0].start >= runs[0].end,
+            "the join started before job {i} ended"
+        );
+    }
+
+    let everything = JobFilter {
+        queue: Some("wide".into()),
+        ..JobFilter::default()
+    };
+    let deleted = engine
+        .bulk(BulkAction::Delete, JobSelector::Filter(everything))
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1_002);
+    let counts = engine.counts("wide").await.unwrap();
+    assert_eq!(counts.values().sum::<i64>(), 0, "{counts:?}");
 }
 
 async fn a_diamond_joins_after_both_sides(backend: Backend) {
@@ -559,6 +620,7 @@ async fn racing_puts_take_an_enqueue_scope_once(backend: Backend) {
 
 on_both_backends!(
     a_chain_of_1000_jobs_runs_in_order,
+    a_thousand_wide_fan_out_and_fan_in,
     a_diamond_joins_after_both_sides,
     failed_dependencies_fail_dependents_or_let_them_run,
     puts_refuse_unknown_dependencies_and_cycles,

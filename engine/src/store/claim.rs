@@ -3,7 +3,7 @@
 use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::deps::SCOPES_FREE;
-use super::{CountDeltas, Store, placeholders};
+use super::{CountDeltas, Store};
 use crate::error::Result;
 use crate::queue::Ordering;
 use crate::state::JobState;
@@ -178,15 +178,17 @@ impl Store {
             return Ok(false);
         };
         if !hand_back.is_empty() {
-            txn.execute_raw(self.stmt(
-                &format!(
-                    "UPDATE jobs SET state = 'pending', attempt = attempt - 1, owner = NULL, \
-                     lock_expires_at = NULL, started_at = NULL WHERE id IN ({})",
-                    placeholders(1, hand_back.len())
-                ),
-                hand_back.iter().map(|id| id.clone().into()).collect(),
-            ))
-            .await?;
+            for list in self.dialect().id_lists(&hand_back, 1)? {
+                txn.execute_raw(self.stmt(
+                    &format!(
+                        "UPDATE jobs SET state = 'pending', attempt = attempt - 1, owner = NULL, \
+                         lock_expires_at = NULL, started_at = NULL WHERE id {}",
+                        list.sql
+                    ),
+                    list.values,
+                ))
+                .await?;
+            }
             claimed.retain(|job| !hand_back.contains(&job.id));
         }
         Ok(true)

@@ -16,15 +16,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 
+use super::dialect::IdList;
 use super::signal::Signal;
-use super::{CountDeltas, Store, placeholders, value_rows};
+use super::{CountDeltas, Store};
 use crate::dependency::{OnDependencyFailure, ScopeKind, topological_order};
 use crate::error::{Error, Result};
 use crate::spec::JobInsert;
 use crate::state::JobState;
-
-/// Ids per `IN (…)` list.
-const CHUNK: usize = 500;
 
 /// True for a job (of table `jobs`) none of whose dispatch scopes another
 /// job holds: the claim and the runner's next-due time skip the others.
@@ -136,13 +134,13 @@ impl Store {
         // commit and then sees its edges; one committed before is seen here
         // as a terminal state.
         let mut states: HashMap<String, JobState> = HashMap::with_capacity(stored.len());
-        for chunk in stored.chunks(CHUNK) {
+        for list in self.dialect().id_lists(&stored, 1)? {
             let rows = IdState::find_by_statement(self.stmt(
                 &format!(
-                    "UPDATE jobs SET has_dependents = TRUE WHERE id IN ({}) RETURNING id, state",
-                    placeholders(1, chunk.len())
+                    "UPDATE jobs SET has_dependents = TRUE WHERE id {} RETURNING id, state",
+                    list.sql
                 ),
-                chunk.iter().map(|id| (*id).into()).collect(),
+                list.values,
             ))
             .all(txn)
             .await?;
@@ -224,7 +222,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let mut edges: Vec<Value> = Vec::new();
-        let mut failed: Vec<Value> = vec![now.into()];
+        let mut failed: Vec<Value> = Vec::new();
         for job in inserted {
             let Some(start) = plan.starts.get(&job.id) else {
                 continue;
@@ -240,24 +238,26 @@ impl Store {
                 failed.extend([job.id.clone().into(), error.clone().into()]);
             }
         }
-        for chunk in edges.chunks(3 * CHUNK) {
+        for table in self.dialect().tables(&["text", "text", "bool"], edges, 1)? {
             txn.execute_raw(self.stmt(
                 &format!(
-                    "INSERT INTO job_edges (job_id, depends_on, resolved) VALUES {}",
-                    value_rows(1, chunk.len() / 3, 3)
+                    "INSERT INTO job_edges (job_id, depends_on, resolved) SELECT v.* FROM {}",
+                    table.sql
                 ),
-                chunk.to_vec(),
+                table.values,
             ))
             .await?;
         }
-        if failed.len() > 1 {
+        for table in self.dialect().tables(&["text", "text"], failed, 2)? {
+            let mut values: Vec<Value> = vec![now.into()];
+            values.extend(table.values);
             txn.execute_raw(self.stmt(
                 &format!(
                     "UPDATE jobs SET ended_at = $1, last_error = v.column2 \
-                     FROM (VALUES {}) AS v WHERE jobs.id = v.column1",
-                    value_rows(2, (failed.len() - 1) / 2, 2)
+                     FROM {} WHERE jobs.id = v.column1",
+                    table.sql
                 ),
-                failed,
+                values,
             ))
             .await?;
         }
@@ -293,23 +293,21 @@ impl Store {
         if let Some((scope, holder)) = self.scope_holders(txn, &wanted).await?.into_iter().next() {
             return Err(Error::ScopeHeld { scope, holder });
         }
-        for chunk in rows.chunks(CHUNK) {
-            let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 4);
-            for (scope, job, kind, held) in chunk {
-                values.extend([
-                    (*job).into(),
-                    (*scope).into(),
-                    kind.as_str().into(),
-                    (*held).into(),
-                ]);
-            }
+        let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 4);
+        for (scope, job, kind, held) in rows {
+            values.extend([job.into(), scope.into(), kind.as_str().into(), held.into()]);
+        }
+        for table in self
+            .dialect()
+            .tables(&["text", "text", "text", "bool"], values, 1)?
+        {
             let insert = txn
                 .execute_raw(self.stmt(
                     &format!(
-                        "INSERT INTO job_scopes (job_id, scope, kind, held) VALUES {}",
-                        value_rows(1, chunk.len(), 4)
+                        "INSERT INTO job_scopes (job_id, scope, kind, held) SELECT v.* FROM {}",
+                        table.sql
                     ),
-                    values,
+                    table.values,
                 ))
                 .await;
             taken_meanwhile(insert, &wanted)?;
@@ -329,14 +327,14 @@ impl Store {
             job_id: String,
         }
         let mut found = Vec::new();
-        for chunk in scopes.chunks(CHUNK) {
+        for list in self.dialect().id_lists(scopes, 1)? {
             let rows = Holder::find_by_statement(self.stmt(
                 &format!(
-                    "SELECT scope, job_id FROM job_scopes WHERE held AND scope IN ({}) \
+                    "SELECT scope, job_id FROM job_scopes WHERE held AND scope {} \
                      ORDER BY scope",
-                    placeholders(1, chunk.len())
+                    list.sql
                 ),
-                chunk.iter().map(|s| (*s).into()).collect(),
+                list.values,
             ))
             .all(conn)
             .await?;
@@ -401,13 +399,13 @@ impl Store {
         } else {
             ""
         };
-        for chunk in jobs.chunks(CHUNK) {
+        for list in self.dialect().id_lists(jobs, 1)? {
             txn.execute_raw(self.stmt(
                 &format!(
-                    "UPDATE job_scopes SET held = FALSE WHERE job_id IN ({}) AND held{kind}",
-                    placeholders(1, chunk.len())
+                    "UPDATE job_scopes SET held = FALSE WHERE job_id {} AND held{kind}",
+                    list.sql
                 ),
-                chunk.iter().map(|id| id.clone().into()).collect(),
+                list.values,
             ))
             .await?;
         }
@@ -437,9 +435,9 @@ impl Store {
         let how: HashMap<&str, Option<JobState>> =
             ended.iter().map(|(id, to)| (id.as_str(), *to)).collect();
         let mut cascade = Vec::new();
-        for chunk in ended.chunks(CHUNK) {
-            let ids: Vec<Value> = chunk.iter().map(|(id, _)| id.clone().into()).collect();
-            let list = placeholders(1, chunk.len());
+        let ended_ids: Vec<&str> = ended.iter().map(|(id, _)| id.as_str()).collect();
+        for list in self.dialect().id_lists(&ended_ids, 1)? {
+            let (list, ids) = (list.sql, list.values);
             // Locked in id order: two processes settling edges of one
             // dependent take turns instead of deadlocking.
             let edges = Edge::find_by_statement(self.stmt(
@@ -447,7 +445,7 @@ impl Store {
                     "SELECT e.job_id, e.depends_on, j.queue, j.state, j.on_dependency_failure, \
                      j.has_dependents, j.scoped \
                      FROM job_edges e JOIN jobs j ON j.id = e.job_id \
-                     WHERE e.depends_on IN ({list}) AND NOT e.resolved \
+                     WHERE e.depends_on {list} AND NOT e.resolved \
                      ORDER BY e.job_id{}",
                     self.dialect().row_lock()
                 ),
@@ -460,7 +458,7 @@ impl Store {
             }
             txn.execute_raw(self.stmt(
                 &format!(
-                    "UPDATE job_edges SET resolved = TRUE WHERE depends_on IN ({list}) \
+                    "UPDATE job_edges SET resolved = TRUE WHERE depends_on {list} \
                      AND NOT resolved"
                 ),
                 ids,
@@ -484,19 +482,24 @@ impl Store {
             }
             met.retain(|id, _| !fails.contains_key(id));
             if !fails.is_empty() {
-                let mut values: Vec<Value> = vec![now.into()];
+                let mut values: Vec<Value> = Vec::with_capacity(fails.len() * 2);
                 for (id, (reason, _)) in &fails {
                     values.extend([(*id).into(), reason.clone().into()]);
                 }
-                txn.execute_raw(self.stmt(
-                    &format!(
-                        "UPDATE jobs SET state = 'failed', ended_at = $1, last_error = v.column2 \
-                         FROM (VALUES {}) AS v WHERE jobs.id = v.column1 AND jobs.state = 'blocked'",
-                        value_rows(2, fails.len(), 2)
-                    ),
-                    values,
-                ))
-                .await?;
+                for table in self.dialect().tables(&["text", "text"], values, 2)? {
+                    let mut values: Vec<Value> = vec![now.into()];
+                    values.extend(table.values);
+                    txn.execute_raw(self.stmt(
+                        &format!(
+                            "UPDATE jobs SET state = 'failed', ended_at = $1, \
+                             last_error = v.column2 FROM {} \
+                             WHERE jobs.id = v.column1 AND jobs.state = 'blocked'",
+                            table.sql
+                        ),
+                        values,
+                    ))
+                    .await?;
+                }
                 for (id, (_, edge)) in fails {
                     deltas.moved(
                         &edge.queue,
@@ -514,27 +517,36 @@ impl Store {
                 }
             }
             if !met.is_empty() {
-                let mut values: Vec<Value> = vec![now.into()];
+                let mut values: Vec<Value> = Vec::with_capacity(met.len() * 2);
                 for (id, (n, _)) in &met {
                     values.extend([(*id).into(), (*n).into()]);
                 }
-                // The last edge met: pending, ready now (not at the run_at
-                // it was put with, which would jump the FIFO queue and count
-                // the wait for dependencies as queue latency).
-                let ready = IdState::find_by_statement(self.stmt(
-                    &format!(
-                        "UPDATE jobs SET deps_left = jobs.deps_left - v.column2, \
-                         state = CASE WHEN jobs.deps_left - v.column2 <= 0 THEN 'pending' ELSE 'blocked' END, \
-                         run_at = CASE WHEN jobs.deps_left - v.column2 <= 0 AND jobs.run_at < $1 \
-                         THEN $1 ELSE jobs.run_at END \
-                         FROM (VALUES {}) AS v WHERE jobs.id = v.column1 AND jobs.state = 'blocked' \
-                         RETURNING jobs.id, jobs.state",
-                        value_rows(2, met.len(), 2)
-                    ),
-                    values,
-                ))
-                .all(txn)
-                .await?;
+                let mut ready = Vec::with_capacity(met.len());
+                for table in self.dialect().tables(&["text", "int8"], values, 2)? {
+                    let mut values: Vec<Value> = vec![now.into()];
+                    values.extend(table.values);
+                    // The last edge met: pending, ready now (not at the
+                    // run_at it was put with, which would jump the FIFO
+                    // queue and count the wait for dependencies as queue
+                    // latency).
+                    ready.extend(
+                        IdState::find_by_statement(self.stmt(
+                            &format!(
+                                "UPDATE jobs SET deps_left = jobs.deps_left - v.column2, \
+                                 state = CASE WHEN jobs.deps_left - v.column2 <= 0 \
+                                 THEN 'pending' ELSE 'blocked' END, \
+                                 run_at = CASE WHEN jobs.deps_left - v.column2 <= 0 \
+                                 AND jobs.run_at < $1 THEN $1 ELSE jobs.run_at END \
+                                 FROM {} WHERE jobs.id = v.column1 AND jobs.state = 'blocked' \
+                                 RETURNING jobs.id, jobs.state",
+                                table.sql
+                            ),
+                            values,
+                        ))
+                        .all(txn)
+                        .await?,
+                    );
+                }
                 let mut woken = Vec::new();
                 for row in ready.iter().filter(|row| row.state == "pending") {
                     let queue = met[row.id.as_str()].1;
@@ -564,16 +576,15 @@ impl Store {
             state: Option<String>,
         }
         let mut blocked: BTreeMap<String, i32> = BTreeMap::new();
-        for chunk in ids.chunks(CHUNK) {
-            let values: Vec<Value> = chunk.iter().map(|id| id.clone().into()).collect();
-            let list = placeholders(1, chunk.len());
+        for list in self.dialect().id_lists(ids, 1)? {
             let edges = Edge::find_by_statement(self.stmt(
                 &format!(
                     "SELECT e.job_id, e.depends_on, j.on_dependency_failure, d.state \
                      FROM job_edges e JOIN jobs j ON j.id = e.job_id \
-                     LEFT JOIN jobs d ON d.id = e.depends_on WHERE e.job_id IN ({list})"
+                     LEFT JOIN jobs d ON d.id = e.depends_on WHERE e.job_id {}",
+                    list.sql
                 ),
-                values.clone(),
+                list.values.clone(),
             ))
             .all(txn)
             .await?;
@@ -594,30 +605,28 @@ impl Store {
                     met.into(),
                 ]);
             }
-            for rows in resolved.chunks(3 * CHUNK) {
+            for table in self
+                .dialect()
+                .tables(&["text", "text", "bool"], resolved, 1)?
+            {
                 txn.execute_raw(self.stmt(
                     &format!(
-                        "UPDATE job_edges SET resolved = v.column3 FROM (VALUES {}) AS v \
+                        "UPDATE job_edges SET resolved = v.column3 FROM {} \
                          WHERE job_edges.job_id = v.column1 AND job_edges.depends_on = v.column2",
-                        value_rows(1, rows.len() / 3, 3)
+                        table.sql
                     ),
-                    rows.to_vec(),
+                    table.values,
                 ))
                 .await?;
             }
-            self.retake_enqueue_scopes(txn, &values, &list).await?;
+            self.retake_enqueue_scopes(txn, &list).await?;
         }
         Ok(blocked)
     }
 
-    /// Takes back the enqueue scopes of the jobs `ids` (bound as `list`),
-    /// refusing when another unfinished job holds one.
-    async fn retake_enqueue_scopes(
-        &self,
-        txn: &DatabaseTransaction,
-        ids: &[Value],
-        list: &str,
-    ) -> Result<()> {
+    /// Takes back the enqueue scopes of the jobs in `ids`, refusing when
+    /// another unfinished job holds one.
+    async fn retake_enqueue_scopes(&self, txn: &DatabaseTransaction, ids: &IdList) -> Result<()> {
         #[derive(FromQueryResult)]
         struct Wanted {
             job_id: String,
@@ -625,10 +634,11 @@ impl Store {
         }
         let wanted = Wanted::find_by_statement(self.stmt(
             &format!(
-                "SELECT job_id, scope FROM job_scopes WHERE job_id IN ({list}) \
-                 AND kind = 'enqueue' AND NOT held"
+                "SELECT job_id, scope FROM job_scopes WHERE job_id {} \
+                 AND kind = 'enqueue' AND NOT held",
+                ids.sql
             ),
-            ids.to_vec(),
+            ids.values.clone(),
         ))
         .all(txn)
         .await?;
@@ -651,10 +661,11 @@ impl Store {
         let update = txn
             .execute_raw(self.stmt(
                 &format!(
-                    "UPDATE job_scopes SET held = TRUE WHERE job_id IN ({list}) \
-                     AND kind = 'enqueue'"
+                    "UPDATE job_scopes SET held = TRUE WHERE job_id {} \
+                     AND kind = 'enqueue'",
+                    ids.sql
                 ),
-                ids.to_vec(),
+                ids.values.clone(),
             ))
             .await;
         taken_meanwhile(update, &scopes)
@@ -675,14 +686,14 @@ impl Store {
             scope: String,
         }
         let mut by_job: HashMap<String, Vec<String>> = HashMap::new();
-        for chunk in scoped.chunks(CHUNK) {
+        for list in self.dialect().id_lists(scoped, 1)? {
             let rows = Wanted::find_by_statement(self.stmt(
                 &format!(
-                    "SELECT job_id, scope FROM job_scopes WHERE job_id IN ({}) \
+                    "SELECT job_id, scope FROM job_scopes WHERE job_id {} \
                      AND kind = 'dispatch'",
-                    placeholders(1, chunk.len())
+                    list.sql
                 ),
-                chunk.iter().map(|id| (*id).into()).collect(),
+                list.values,
             ))
             .all(txn)
             .await?;
@@ -691,7 +702,7 @@ impl Store {
             }
         }
         let mut taken: HashSet<&str> = HashSet::new();
-        let mut keep: Vec<Value> = Vec::new();
+        let mut keep: Vec<&str> = Vec::new();
         let mut hand_back = Vec::new();
         for id in scoped {
             let scopes = by_job.get(*id).map(Vec::as_slice).unwrap_or_default();
@@ -699,18 +710,18 @@ impl Store {
                 hand_back.push((*id).to_owned());
             } else {
                 taken.extend(scopes.iter().map(String::as_str));
-                keep.push((*id).into());
+                keep.push(id);
             }
         }
-        for chunk in keep.chunks(CHUNK) {
+        for list in self.dialect().id_lists(&keep, 1)? {
             let update = txn
                 .execute_raw(self.stmt(
                     &format!(
                         "UPDATE job_scopes SET held = TRUE WHERE kind = 'dispatch' \
-                         AND job_id IN ({})",
-                        placeholders(1, chunk.len())
+                         AND job_id {}",
+                        list.sql
                     ),
-                    chunk.to_vec(),
+                    list.values,
                 ))
                 .await;
             match update {

@@ -4,7 +4,7 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
-use super::value_rows;
+use super::{placeholders, value_rows};
 use crate::error::{Error, Result};
 
 /// Bytes of array literals bound by one PostgreSQL statement, so that with
@@ -19,6 +19,17 @@ const POSTGRES_TABLE_BYTES: usize = 15 * 1024;
 const SQLITE_ROWS: usize = 2_000;
 /// Most values SQLite binds in one statement.
 const SQLITE_MAX_VALUES: usize = 32_766;
+
+/// Ids sent with one statement, for an `IN` test.
+#[derive(Debug)]
+pub struct IdList {
+    /// The test, to follow the column: `IN ($n, …)` or `= ANY($n::text[])`.
+    pub sql: String,
+    /// The values it binds, in parameter order.
+    pub values: Vec<Value>,
+    /// How many ids it holds.
+    pub len: usize,
+}
 
 /// Rows sent with one statement as a table named `v`, with columns
 /// `column1`, `column2`, … (what SQLite and PostgreSQL call a `VALUES`
@@ -172,6 +183,26 @@ impl Dialect {
                 Ok(tables)
             }
         }
+    }
+
+    /// `ids` as the lists of as many statements as they need, parameters
+    /// numbered from `first`: up to 2,000 ids on SQLite; on PostgreSQL one
+    /// array in a message of at most [`POSTGRES_TABLE_BYTES`] (see
+    /// [`Dialect::tables`]).
+    pub fn id_lists<S: AsRef<str>>(self, ids: &[S], first: usize) -> Result<Vec<IdList>> {
+        let values = ids.iter().map(|id| Value::from(id.as_ref())).collect();
+        Ok(self
+            .tables(&["text"], values, first)?
+            .into_iter()
+            .map(|table| IdList {
+                sql: match self {
+                    Dialect::Sqlite => format!("IN ({})", placeholders(first, table.rows)),
+                    Dialect::Postgres => format!("= ANY(${first}::text[])"),
+                },
+                values: table.values,
+                len: table.rows,
+            })
+            .collect())
     }
 
     /// Whether processes signal each other through the database.
@@ -364,6 +395,30 @@ mod tests {
             })
             .collect();
         assert_eq!(numbers, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn id_lists_are_in_lists_or_arrays() {
+        let ids = ["a", r#"b"c"#];
+        let sqlite = Dialect::Sqlite.id_lists(&ids, 2).unwrap();
+        assert_eq!(sqlite.len(), 1);
+        assert_eq!(sqlite[0].sql, "IN ($2, $3)");
+        assert_eq!(sqlite[0].values, [Value::from("a"), Value::from(r#"b"c"#)]);
+        let postgres = Dialect::Postgres.id_lists(&ids, 2).unwrap();
+        assert_eq!(postgres.len(), 1);
+        assert_eq!(postgres[0].sql, "= ANY($2::text[])");
+        assert_eq!(postgres[0].values, [Value::from(r#"{"a","b\"c"}"#)]);
+        assert_eq!(postgres[0].len, 2);
+
+        let many: Vec<String> = (0..5_000).map(|i| format!("{i:0>36}")).collect();
+        let lists = Dialect::Postgres.id_lists(&many, 1).unwrap();
+        assert!(lists.len() > 1);
+        assert_eq!(lists.iter().map(|l| l.len).sum::<usize>(), 5_000);
+        let lists = Dialect::Sqlite.id_lists(&many, 1).unwrap();
+        assert_eq!(
+            lists.iter().map(|l| l.len).collect::<Vec<_>>(),
+            [2_000, 2_000, 1_000]
+        );
     }
 
     #[test]

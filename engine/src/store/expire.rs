@@ -6,7 +6,7 @@
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::deps::Change;
-use super::{CountDeltas, Store, placeholders};
+use super::{CountDeltas, Store};
 use crate::error::{Error, Result};
 use crate::state::JobState;
 
@@ -55,17 +55,20 @@ impl Store {
             txn.rollback().await?;
             return Ok(Vec::new());
         }
-        let mut values: Vec<Value> = vec![now.into(), EXPIRED_ERROR.into()];
-        values.extend(overdue.iter().map(|job| job.id.clone().into()));
-        txn.execute_raw(self.stmt(
-            &format!(
-                "UPDATE jobs SET state = 'expired', ended_at = $1, last_error = $2 \
-                 WHERE id IN ({})",
-                placeholders(3, overdue.len())
-            ),
-            values,
-        ))
-        .await?;
+        let ids: Vec<&str> = overdue.iter().map(|job| job.id.as_str()).collect();
+        for list in self.dialect().id_lists(&ids, 3)? {
+            let mut values: Vec<Value> = vec![now.into(), EXPIRED_ERROR.into()];
+            values.extend(list.values);
+            txn.execute_raw(self.stmt(
+                &format!(
+                    "UPDATE jobs SET state = 'expired', ended_at = $1, last_error = $2 \
+                     WHERE id {}",
+                    list.sql
+                ),
+                values,
+            ))
+            .await?;
+        }
         let mut deltas = CountDeltas::default();
         let mut expired = Vec::with_capacity(overdue.len());
         let mut changes = Vec::new();

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 use super::deps::Change;
 use super::finish::AttemptRow;
 use super::signal::Signal;
-use super::{CountDeltas, OWNED, Store, placeholders};
+use super::{CountDeltas, OWNED, Store};
 use crate::error::Result;
 use crate::state::JobState;
 
@@ -106,20 +106,23 @@ impl Store {
             txn.rollback().await?;
             return Ok(Vec::new());
         }
-        let mut values: Vec<Value> = vec![now.into(), RESCUE_ERROR.into()];
-        values.extend(expired.iter().map(|job| job.id.clone().into()));
-        txn.execute_raw(self.stmt(
-            &format!(
-                "UPDATE jobs SET \
-                 state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, \
-                 ended_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END, \
-                 run_at = $1, owner = NULL, lock_expires_at = NULL, last_error = $2 \
-                 WHERE id IN ({})",
-                placeholders(3, expired.len())
-            ),
-            values,
-        ))
-        .await?;
+        let ids: Vec<&str> = expired.iter().map(|job| job.id.as_str()).collect();
+        for list in self.dialect().id_lists(&ids, 3)? {
+            let mut values: Vec<Value> = vec![now.into(), RESCUE_ERROR.into()];
+            values.extend(list.values);
+            txn.execute_raw(self.stmt(
+                &format!(
+                    "UPDATE jobs SET \
+                     state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END, \
+                     ended_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END, \
+                     run_at = $1, owner = NULL, lock_expires_at = NULL, last_error = $2 \
+                     WHERE id {}",
+                    list.sql
+                ),
+                values,
+            ))
+            .await?;
+        }
         let mut deltas = CountDeltas::default();
         let mut changes = Vec::new();
         let rescued: Vec<Rescued> = expired

@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 use super::deps::Change;
 use super::read::filter_sql;
 use super::signal::Signal;
-use super::{CountDeltas, Store, placeholders, value_rows};
+use super::{CountDeltas, Store, placeholders};
 use crate::error::Result;
 use crate::record::JobFilter;
 use crate::state::JobState;
@@ -117,23 +117,25 @@ impl Store {
         ids: &[String],
         now: i64,
     ) -> Result<Vec<Changed>> {
-        let mut values: Vec<Value> = ids.iter().map(|id| id.clone().into()).collect();
-        values.extend(states.iter().map(|s| s.as_str().into()));
-        let filter = format!(
-            "id IN ({}) AND state IN ({})",
-            placeholders(1, ids.len()),
-            placeholders(ids.len() + 1, states.len())
-        );
-        let targets = Target::find_by_statement(self.stmt(
-            &format!(
-                "SELECT id, queue, job_type, state, has_dependents, scoped FROM jobs \
-                 WHERE {filter}{}",
-                self.dialect().row_lock()
-            ),
-            values.clone(),
-        ))
-        .all(txn)
-        .await?;
+        let mut targets = Vec::with_capacity(ids.len());
+        for list in self.dialect().id_lists(ids, 1)? {
+            let mut values = list.values;
+            let states_list = placeholders(values.len() + 1, states.len());
+            values.extend(states.iter().map(|s| s.as_str().into()));
+            targets.extend(
+                Target::find_by_statement(self.stmt(
+                    &format!(
+                        "SELECT id, queue, job_type, state, has_dependents, scoped FROM jobs \
+                         WHERE id {} AND state IN ({states_list}){}",
+                        list.sql,
+                        self.dialect().row_lock()
+                    ),
+                    values,
+                ))
+                .all(txn)
+                .await?,
+            );
+        }
         if targets.is_empty() {
             return Ok(Vec::new());
         }
@@ -189,66 +191,74 @@ impl Store {
                 from,
             });
         }
-        let target_ids: Vec<Value> = targets.iter().map(|t| t.id.clone().into()).collect();
-        let by_id = format!("IN ({})", placeholders(2, target_ids.len()));
-        let with_now = |mut rest: Vec<Value>| {
-            rest.insert(0, now.into());
-            rest
-        };
+        let target_ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
         match action {
             JobAction::Retry => {
-                // A retrying job keeps its attempts and just runs now; a
-                // finished one starts over (its history stays).
-                txn.execute_raw(self.stmt(
-                    &format!(
-                        // An operator's retry runs now: a dispatch deadline
-                        // (past, for an expired job) no longer applies.
-                        "UPDATE jobs SET run_at = $1, ended_at = NULL, dispatch_by = NULL, \
-                         deps_left = 0, \
-                         attempt = CASE WHEN state = 'retrying' THEN attempt ELSE 0 END, \
-                         last_error = CASE WHEN state = 'retrying' THEN last_error ELSE NULL END, \
-                         abort_requested = FALSE, state = 'pending' WHERE id {by_id}"
-                    ),
-                    with_now(target_ids),
-                ))
-                .await?;
-                if !blocked.is_empty() {
-                    let mut values: Vec<Value> = Vec::with_capacity(blocked.len() * 2);
-                    for (id, left) in &blocked {
-                        values.extend([id.clone().into(), (*left).into()]);
-                    }
+                for list in self.dialect().id_lists(&target_ids, 2)? {
+                    let mut values: Vec<Value> = vec![now.into()];
+                    values.extend(list.values);
+                    // A retrying job keeps its attempts and just runs now; a
+                    // finished one starts over (its history stays).
+                    txn.execute_raw(self.stmt(
+                        &format!(
+                            // An operator's retry runs now: a dispatch deadline
+                            // (past, for an expired job) no longer applies.
+                            "UPDATE jobs SET run_at = $1, ended_at = NULL, dispatch_by = NULL, \
+                             deps_left = 0, \
+                             attempt = CASE WHEN state = 'retrying' THEN attempt ELSE 0 END, \
+                             last_error = CASE WHEN state = 'retrying' THEN last_error ELSE NULL END, \
+                             abort_requested = FALSE, state = 'pending' WHERE id {}",
+                            list.sql
+                        ),
+                        values,
+                    ))
+                    .await?;
+                }
+                let mut values: Vec<Value> = Vec::with_capacity(blocked.len() * 2);
+                for (id, left) in &blocked {
+                    values.extend([id.clone().into(), (*left).into()]);
+                }
+                for table in self.dialect().tables(&["text", "int4"], values, 1)? {
                     txn.execute_raw(self.stmt(
                         &format!(
                             "UPDATE jobs SET state = 'blocked', deps_left = v.column2 \
-                             FROM (VALUES {}) AS v WHERE jobs.id = v.column1",
-                            value_rows(1, blocked.len(), 2)
+                             FROM {} WHERE jobs.id = v.column1",
+                            table.sql
+                        ),
+                        table.values,
+                    ))
+                    .await?;
+                }
+            }
+            JobAction::Complete => {
+                for list in self.dialect().id_lists(&target_ids, 2)? {
+                    let mut values: Vec<Value> = vec![now.into()];
+                    values.extend(list.values);
+                    txn.execute_raw(self.stmt(
+                        &format!(
+                            "UPDATE jobs SET state = 'completed', ended_at = $1 WHERE id {}",
+                            list.sql
                         ),
                         values,
                     ))
                     .await?;
                 }
             }
-            JobAction::Complete => {
-                txn.execute_raw(self.stmt(
-                    &format!("UPDATE jobs SET state = 'completed', ended_at = $1 WHERE id {by_id}"),
-                    with_now(target_ids),
-                ))
-                .await?;
-            }
             JobAction::Delete => {
-                let ids_only = placeholders(1, target_ids.len());
-                for table in ["job_attempts", "job_logs", "job_edges", "job_scopes"] {
+                for list in self.dialect().id_lists(&target_ids, 1)? {
+                    for table in ["job_attempts", "job_logs", "job_edges", "job_scopes"] {
+                        txn.execute_raw(self.stmt(
+                            &format!("DELETE FROM {table} WHERE job_id {}", list.sql),
+                            list.values.clone(),
+                        ))
+                        .await?;
+                    }
                     txn.execute_raw(self.stmt(
-                        &format!("DELETE FROM {table} WHERE job_id IN ({ids_only})"),
-                        target_ids.clone(),
+                        &format!("DELETE FROM jobs WHERE id {}", list.sql),
+                        list.values,
                     ))
                     .await?;
                 }
-                txn.execute_raw(self.stmt(
-                    &format!("DELETE FROM jobs WHERE id IN ({ids_only})"),
-                    target_ids,
-                ))
-                .await?;
             }
         }
         self.settle(txn, settling, now, &mut deltas, &mut woken)

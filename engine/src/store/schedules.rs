@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::signal::Signal;
-use super::{Store, placeholders, value_rows};
+use super::{Store, placeholders};
 use crate::clock::from_us;
 use crate::error::{Error, Result};
 use crate::schedule::{Misfire, Overlap, ScheduleDef, ScheduleEvent, ScheduleRecord, SpecDef};
@@ -370,8 +370,8 @@ impl Store {
         .collect())
     }
 
-    /// Writes what a fire round did: one statement for the schedules, one
-    /// for the records (then keeps [`EVENTS_KEPT`] per schedule). Returns how
+    /// Writes what a fire round did: statements for the schedules, then for
+    /// the records (then keeps [`EVENTS_KEPT`] per schedule). Returns how
     /// many schedules were updated (fewer means another process got there
     /// first: the caller rolls back).
     pub async fn record_fires(
@@ -381,10 +381,9 @@ impl Store {
         events: &[EventRow],
         now: i64,
     ) -> Result<u64> {
-        const WIDTH: usize = 10;
         let mut updated = 0;
         if !updates.is_empty() {
-            let mut values: Vec<Value> = Vec::with_capacity(updates.len() * WIDTH);
+            let mut values: Vec<Value> = Vec::with_capacity(updates.len() * 10);
             for u in updates {
                 values.extend([
                     u.name.clone().into(),
@@ -399,22 +398,25 @@ impl Store {
                     i32::from(u.last_job_id.is_some()).into(),
                 ]);
             }
-            // VALUES columns are named column1… on both backends; the first
-            // row's casts type the columns for PostgreSQL.
-            let sql = format!(
-                "UPDATE schedules SET next_fire_at = v.column3, last_fire_at = v.column4, \
-                 last_result = v.column5, \
-                 last_job_id = CASE WHEN v.column10 = 1 THEN v.column6 ELSE schedules.last_job_id END, \
-                 fires = schedules.fires + v.column7, skips = schedules.skips + v.column8, \
-                 duplicates = schedules.duplicates + v.column9 \
-                 FROM (VALUES {}) AS v \
-                 WHERE schedules.name = v.column1 AND schedules.next_fire_at = v.column2",
-                typed_rows(updates.len())
-            );
-            updated = txn
-                .execute_raw(self.stmt(&sql, values))
-                .await?
-                .rows_affected();
+            let types = [
+                "text", "int8", "int8", "int8", "text", "text", "int8", "int8", "int8", "int4",
+            ];
+            for table in self.dialect().tables(&types, values, 1)? {
+                let sql = format!(
+                    "UPDATE schedules SET next_fire_at = v.column3, last_fire_at = v.column4, \
+                     last_result = v.column5, \
+                     last_job_id = CASE WHEN v.column10 = 1 THEN v.column6 ELSE schedules.last_job_id END, \
+                     fires = schedules.fires + v.column7, skips = schedules.skips + v.column8, \
+                     duplicates = schedules.duplicates + v.column9 \
+                     FROM {} \
+                     WHERE schedules.name = v.column1 AND schedules.next_fire_at = v.column2",
+                    table.sql
+                );
+                updated += txn
+                    .execute_raw(self.stmt(&sql, table.values))
+                    .await?
+                    .rows_affected();
+            }
         }
         if !events.is_empty() {
             let mut values: Vec<Value> = Vec::with_capacity(events.len() * 5);
@@ -427,14 +429,18 @@ impl Store {
                     e.detail.clone().into(),
                 ]);
             }
-            txn.execute_raw(self.stmt(
-                &format!(
-                    "INSERT INTO schedule_events (schedule, fire_at, at, result, detail) VALUES {}",
-                    value_rows(1, events.len(), 5)
-                ),
-                values,
-            ))
-            .await?;
+            let types = ["text", "int8", "int8", "text", "text"];
+            for table in self.dialect().tables(&types, values, 1)? {
+                txn.execute_raw(self.stmt(
+                    &format!(
+                        "INSERT INTO schedule_events (schedule, fire_at, at, result, detail) \
+                         SELECT v.* FROM {}",
+                        table.sql
+                    ),
+                    table.values,
+                ))
+                .await?;
+            }
             let mut names: Vec<&str> = events.iter().map(|e| e.schedule.as_str()).collect();
             names.sort_unstable();
             names.dedup();
@@ -450,24 +456,4 @@ impl Store {
         }
         Ok(updated)
     }
-}
-
-/// `VALUES` rows for [`Store::record_fires`], the first with casts so
-/// PostgreSQL knows the types of columns whose values may all be NULL.
-fn typed_rows(rows: usize) -> String {
-    const TYPES: [&str; 10] = [
-        "TEXT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "TEXT", "BIGINT", "BIGINT", "BIGINT",
-        "INTEGER",
-    ];
-    let first: Vec<String> = TYPES
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| format!("CAST(${} AS {ty})", i + 1))
-        .collect();
-    let mut out = format!("({})", first.join(", "));
-    if rows > 1 {
-        out.push_str(", ");
-        out.push_str(&value_rows(1 + TYPES.len(), rows - 1, TYPES.len()));
-    }
-    out
 }
