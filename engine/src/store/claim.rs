@@ -178,7 +178,7 @@ impl Store {
             return Ok(false);
         };
         if !hand_back.is_empty() {
-            for list in self.dialect().id_lists(&hand_back, 1)? {
+            for list in self.dialect().id_lists(&hand_back, &[])? {
                 txn.execute_raw(self.stmt(
                     &format!(
                         "UPDATE jobs SET state = 'pending', attempt = attempt - 1, owner = NULL, \

@@ -134,7 +134,7 @@ impl Store {
         // commit and then sees its edges; one committed before is seen here
         // as a terminal state.
         let mut states: HashMap<String, JobState> = HashMap::with_capacity(stored.len());
-        for list in self.dialect().id_lists(&stored, 1)? {
+        for list in self.dialect().id_lists(&stored, &[])? {
             let rows = IdState::find_by_statement(self.stmt(
                 &format!(
                     "UPDATE jobs SET has_dependents = TRUE WHERE id {} RETURNING id, state",
@@ -238,7 +238,10 @@ impl Store {
                 failed.extend([job.id.clone().into(), error.clone().into()]);
             }
         }
-        for table in self.dialect().tables(&["text", "text", "bool"], edges, 1)? {
+        for table in self
+            .dialect()
+            .tables(&["text", "text", "bool"], edges, &[])?
+        {
             txn.execute_raw(self.stmt(
                 &format!(
                     "INSERT INTO job_edges (job_id, depends_on, resolved) SELECT v.* FROM {}",
@@ -248,16 +251,17 @@ impl Store {
             ))
             .await?;
         }
-        for table in self.dialect().tables(&["text", "text"], failed, 2)? {
-            let mut values: Vec<Value> = vec![now.into()];
-            values.extend(table.values);
+        for table in self
+            .dialect()
+            .tables(&["text", "text"], failed, &[now.into()])?
+        {
             txn.execute_raw(self.stmt(
                 &format!(
                     "UPDATE jobs SET ended_at = $1, last_error = v.column2 \
                      FROM {} WHERE jobs.id = v.column1",
                     table.sql
                 ),
-                values,
+                table.values,
             ))
             .await?;
         }
@@ -299,7 +303,7 @@ impl Store {
         }
         for table in self
             .dialect()
-            .tables(&["text", "text", "text", "bool"], values, 1)?
+            .tables(&["text", "text", "text", "bool"], values, &[])?
         {
             let insert = txn
                 .execute_raw(self.stmt(
@@ -327,7 +331,7 @@ impl Store {
             job_id: String,
         }
         let mut found = Vec::new();
-        for list in self.dialect().id_lists(scopes, 1)? {
+        for list in self.dialect().id_lists(scopes, &[])? {
             let rows = Holder::find_by_statement(self.stmt(
                 &format!(
                     "SELECT scope, job_id FROM job_scopes WHERE held AND scope {} \
@@ -399,7 +403,7 @@ impl Store {
         } else {
             ""
         };
-        for list in self.dialect().id_lists(jobs, 1)? {
+        for list in self.dialect().id_lists(jobs, &[])? {
             txn.execute_raw(self.stmt(
                 &format!(
                     "UPDATE job_scopes SET held = FALSE WHERE job_id {} AND held{kind}",
@@ -436,7 +440,7 @@ impl Store {
             ended.iter().map(|(id, to)| (id.as_str(), *to)).collect();
         let mut cascade = Vec::new();
         let ended_ids: Vec<&str> = ended.iter().map(|(id, _)| id.as_str()).collect();
-        for list in self.dialect().id_lists(&ended_ids, 1)? {
+        for list in self.dialect().id_lists(&ended_ids, &[])? {
             let (list, ids) = (list.sql, list.values);
             // Locked in id order: two processes settling edges of one
             // dependent take turns instead of deadlocking.
@@ -486,9 +490,10 @@ impl Store {
                 for (id, (reason, _)) in &fails {
                     values.extend([(*id).into(), reason.clone().into()]);
                 }
-                for table in self.dialect().tables(&["text", "text"], values, 2)? {
-                    let mut values: Vec<Value> = vec![now.into()];
-                    values.extend(table.values);
+                for table in self
+                    .dialect()
+                    .tables(&["text", "text"], values, &[now.into()])?
+                {
                     txn.execute_raw(self.stmt(
                         &format!(
                             "UPDATE jobs SET state = 'failed', ended_at = $1, \
@@ -496,7 +501,7 @@ impl Store {
                              WHERE jobs.id = v.column1 AND jobs.state = 'blocked'",
                             table.sql
                         ),
-                        values,
+                        table.values,
                     ))
                     .await?;
                 }
@@ -522,9 +527,10 @@ impl Store {
                     values.extend([(*id).into(), (*n).into()]);
                 }
                 let mut ready = Vec::with_capacity(met.len());
-                for table in self.dialect().tables(&["text", "int8"], values, 2)? {
-                    let mut values: Vec<Value> = vec![now.into()];
-                    values.extend(table.values);
+                for table in self
+                    .dialect()
+                    .tables(&["text", "int8"], values, &[now.into()])?
+                {
                     // The last edge met: pending, ready now (not at the
                     // run_at it was put with, which would jump the FIFO
                     // queue and count the wait for dependencies as queue
@@ -541,7 +547,7 @@ impl Store {
                                  RETURNING jobs.id, jobs.state",
                                 table.sql
                             ),
-                            values,
+                            table.values,
                         ))
                         .all(txn)
                         .await?,
@@ -576,7 +582,7 @@ impl Store {
             state: Option<String>,
         }
         let mut blocked: BTreeMap<String, i32> = BTreeMap::new();
-        for list in self.dialect().id_lists(ids, 1)? {
+        for list in self.dialect().id_lists(ids, &[])? {
             let edges = Edge::find_by_statement(self.stmt(
                 &format!(
                     "SELECT e.job_id, e.depends_on, j.on_dependency_failure, d.state \
@@ -607,7 +613,7 @@ impl Store {
             }
             for table in self
                 .dialect()
-                .tables(&["text", "text", "bool"], resolved, 1)?
+                .tables(&["text", "text", "bool"], resolved, &[])?
             {
                 txn.execute_raw(self.stmt(
                     &format!(
@@ -686,7 +692,7 @@ impl Store {
             scope: String,
         }
         let mut by_job: HashMap<String, Vec<String>> = HashMap::new();
-        for list in self.dialect().id_lists(scoped, 1)? {
+        for list in self.dialect().id_lists(scoped, &[])? {
             let rows = Wanted::find_by_statement(self.stmt(
                 &format!(
                     "SELECT job_id, scope FROM job_scopes WHERE job_id {} \
@@ -713,7 +719,7 @@ impl Store {
                 keep.push(id);
             }
         }
-        for list in self.dialect().id_lists(&keep, 1)? {
+        for list in self.dialect().id_lists(&keep, &[])? {
             let update = txn
                 .execute_raw(self.stmt(
                     &format!(

@@ -25,7 +25,7 @@ const SQLITE_MAX_VALUES: usize = 32_766;
 pub struct IdList {
     /// The test, to follow the column: `IN ($n, …)` or `= ANY($n::text[])`.
     pub sql: String,
-    /// The values it binds, in parameter order.
+    /// The values the statement binds: the leading ones, then the list's.
     pub values: Vec<Value>,
     /// How many ids it holds.
     pub len: usize,
@@ -38,7 +38,7 @@ pub struct IdList {
 pub struct Table {
     /// The table, to follow `FROM` or `JOIN` (it ends with `AS v` or `AS v (…)`).
     pub sql: String,
-    /// The values it binds, in parameter order.
+    /// The values the statement binds: the leading ones, then the table's.
     pub values: Vec<Value>,
     /// How many rows it holds.
     pub rows: usize,
@@ -109,15 +109,22 @@ impl Dialect {
     }
 
     /// `values` — rows of `types.len()` values each — as the tables of as
-    /// many statements as they need, parameters numbered from `first`.
-    /// `types` are the columns' PostgreSQL types (`text`, `int4`, `int8`,
+    /// many statements as they need. `leading` are the values the statement
+    /// binds before the table (`$1`…): each table's values start with them
+    /// and its parameters are numbered after them. `types` are the columns' PostgreSQL types (`text`, `int4`, `int8`,
     /// `bool`). SQLite reads a `VALUES` list of up to 2,000 rows. PostgreSQL
     /// reads one array per column, unnested, in messages of at most
     /// [`POSTGRES_TABLE_BYTES`]: as many rows as fit, whatever their
     /// size, and a statement text that doesn't change with the number of
     /// rows, so it is parsed and planned once per connection, not once per
     /// batch size with a plan for hundreds of parameters.
-    pub fn tables(self, types: &[&str], values: Vec<Value>, first: usize) -> Result<Vec<Table>> {
+    pub fn tables(
+        self,
+        types: &[&str],
+        values: Vec<Value>,
+        leading: &[Value],
+    ) -> Result<Vec<Table>> {
+        let first = leading.len() + 1;
         let width = types.len();
         if width == 0 || !values.len().is_multiple_of(width) {
             return Err(Error::Internal(format!(
@@ -127,12 +134,17 @@ impl Dialect {
         }
         match self {
             Dialect::Sqlite => {
-                let per_table = SQLITE_ROWS.min(SQLITE_MAX_VALUES / width) * width;
+                let per_table =
+                    SQLITE_ROWS.min((SQLITE_MAX_VALUES - leading.len()) / width) * width;
                 let mut tables = Vec::with_capacity(values.len().div_ceil(per_table));
                 let mut values = values.into_iter().peekable();
                 while values.peek().is_some() {
-                    let values: Vec<Value> = values.by_ref().take(per_table).collect();
-                    let rows = values.len() / width;
+                    let values: Vec<Value> = leading
+                        .iter()
+                        .cloned()
+                        .chain(values.by_ref().take(per_table))
+                        .collect();
+                    let rows = (values.len() - leading.len()) / width;
                     tables.push(Table {
                         sql: format!("(VALUES {}) AS v", value_rows(first, rows, width)),
                         values,
@@ -166,7 +178,7 @@ impl Dialect {
                     }
                     let size: usize = columns.iter().chain(&cells).map(|c| c.len() + 1).sum();
                     if rows > 0 && size > POSTGRES_TABLE_BYTES {
-                        tables.push(close_arrays(&unnest, &mut columns, rows));
+                        tables.push(close_arrays(&unnest, leading, &mut columns, rows));
                         rows = 0;
                     }
                     for (column, cell) in columns.iter_mut().zip(&cells) {
@@ -178,21 +190,23 @@ impl Dialect {
                     rows += 1;
                 }
                 if rows > 0 {
-                    tables.push(close_arrays(&unnest, &mut columns, rows));
+                    tables.push(close_arrays(&unnest, leading, &mut columns, rows));
                 }
                 Ok(tables)
             }
         }
     }
 
-    /// `ids` as the lists of as many statements as they need, parameters
-    /// numbered from `first`: up to 2,000 ids on SQLite; on PostgreSQL one
+    /// `ids` as the lists of as many statements as they need, after the
+    /// `leading` values as in [`Dialect::tables`]: up to 2,000 ids on
+    /// SQLite; on PostgreSQL one
     /// array in a message of at most [`POSTGRES_TABLE_BYTES`] (see
     /// [`Dialect::tables`]).
-    pub fn id_lists<S: AsRef<str>>(self, ids: &[S], first: usize) -> Result<Vec<IdList>> {
+    pub fn id_lists<S: AsRef<str>>(self, ids: &[S], leading: &[Value]) -> Result<Vec<IdList>> {
+        let first = leading.len() + 1;
         let values = ids.iter().map(|id| Value::from(id.as_ref())).collect();
         Ok(self
-            .tables(&["text"], values, first)?
+            .tables(&["text"], values, leading)?
             .into_iter()
             .map(|table| IdList {
                 sql: match self {
@@ -230,14 +244,15 @@ impl Dialect {
 }
 
 /// The table of the arrays in `columns` (each an open `{…` literal of
-/// `rows` elements), which start again empty.
-fn close_arrays(unnest: &str, columns: &mut [String], rows: usize) -> Table {
-    let values = columns
-        .iter_mut()
-        .map(|column| {
+/// `rows` elements), bound after `leading`; the arrays start again empty.
+fn close_arrays(unnest: &str, leading: &[Value], columns: &mut [String], rows: usize) -> Table {
+    let values = leading
+        .iter()
+        .cloned()
+        .chain(columns.iter_mut().map(|column| {
             column.push('}');
             Value::from(std::mem::replace(column, String::from("{")))
-        })
+        }))
         .collect();
     Table {
         sql: unnest.to_owned(),
@@ -312,16 +327,17 @@ mod tests {
             .tables(
                 &["text", "int8"],
                 vec!["a".into(), 1i64.into(), "b".into(), 2i64.into()],
-                3,
+                &["owner".into(), 0i64.into()],
             )
             .unwrap();
         assert_eq!(tables.len(), 1);
         assert_eq!(tables[0].sql, "(VALUES ($3, $4), ($5, $6)) AS v");
-        assert_eq!(tables[0].values.len(), 4);
+        assert_eq!(tables[0].values.len(), 2 + 4);
+        assert_eq!(tables[0].values[..2], [Value::from("owner"), 0i64.into()]);
 
         let wide = ["int8"; 20];
         let values: Vec<Value> = (0..20 * 3_000).map(|i| Value::from(i64::from(i))).collect();
-        let tables = Dialect::Sqlite.tables(&wide, values, 1).unwrap();
+        let tables = Dialect::Sqlite.tables(&wide, values, &[]).unwrap();
         // 32,766 values make 1,638 rows of 20.
         let rows: Vec<usize> = tables.iter().map(|t| t.values.len() / 20).collect();
         assert_eq!(rows, [1_638, 1_362]);
@@ -341,7 +357,7 @@ mod tests {
             Value::from(false),
         ];
         let tables = Dialect::Postgres
-            .tables(&["text", "int4", "int8", "bool"], values, 2)
+            .tables(&["text", "int4", "int8", "bool"], values, &["owner".into()])
             .unwrap();
         assert_eq!(tables.len(), 1);
         assert_eq!(
@@ -351,6 +367,7 @@ mod tests {
         assert_eq!(
             tables[0].values,
             [
+                Value::from("owner"),
                 Value::from(r#"{"say \"hi\" \\ {a,b}",NULL}"#),
                 Value::from("{7,-8}"),
                 Value::from("{NULL,9}"),
@@ -366,7 +383,7 @@ mod tests {
             .flat_map(|i| [Value::from(text.clone()), Value::from(i64::from(i))])
             .collect();
         let tables = Dialect::Postgres
-            .tables(&["text", "int8"], values, 1)
+            .tables(&["text", "int8"], values, &[])
             .unwrap();
         assert!(tables.len() >= 4, "{} tables", tables.len());
         let mut numbers = Vec::new();
@@ -400,21 +417,28 @@ mod tests {
     #[test]
     fn id_lists_are_in_lists_or_arrays() {
         let ids = ["a", r#"b"c"#];
-        let sqlite = Dialect::Sqlite.id_lists(&ids, 2).unwrap();
+        let now = [Value::from(5i64)];
+        let sqlite = Dialect::Sqlite.id_lists(&ids, &now).unwrap();
         assert_eq!(sqlite.len(), 1);
         assert_eq!(sqlite[0].sql, "IN ($2, $3)");
-        assert_eq!(sqlite[0].values, [Value::from("a"), Value::from(r#"b"c"#)]);
-        let postgres = Dialect::Postgres.id_lists(&ids, 2).unwrap();
+        assert_eq!(
+            sqlite[0].values,
+            [Value::from(5i64), Value::from("a"), Value::from(r#"b"c"#)]
+        );
+        let postgres = Dialect::Postgres.id_lists(&ids, &now).unwrap();
         assert_eq!(postgres.len(), 1);
         assert_eq!(postgres[0].sql, "= ANY($2::text[])");
-        assert_eq!(postgres[0].values, [Value::from(r#"{"a","b\"c"}"#)]);
+        assert_eq!(
+            postgres[0].values,
+            [Value::from(5i64), Value::from(r#"{"a","b\"c"}"#)]
+        );
         assert_eq!(postgres[0].len, 2);
 
         let many: Vec<String> = (0..5_000).map(|i| format!("{i:0>36}")).collect();
-        let lists = Dialect::Postgres.id_lists(&many, 1).unwrap();
+        let lists = Dialect::Postgres.id_lists(&many, &[]).unwrap();
         assert!(lists.len() > 1);
         assert_eq!(lists.iter().map(|l| l.len).sum::<usize>(), 5_000);
-        let lists = Dialect::Sqlite.id_lists(&many, 1).unwrap();
+        let lists = Dialect::Sqlite.id_lists(&many, &[]).unwrap();
         assert_eq!(
             lists.iter().map(|l| l.len).collect::<Vec<_>>(),
             [2_000, 2_000, 1_000]
@@ -425,7 +449,7 @@ mod tests {
     fn rows_must_fill_the_columns() {
         for dialect in [Dialect::Sqlite, Dialect::Postgres] {
             let err = dialect
-                .tables(&["text", "int8"], vec!["a".into()], 1)
+                .tables(&["text", "int8"], vec!["a".into()], &[])
                 .unwrap_err();
             assert!(err.to_string().contains("rows of 2"), "{err}");
         }

@@ -3,7 +3,7 @@
 //! claim already skips such jobs; this moves them to their terminal state,
 //! with the counters, so operators see them.
 
-use sea_orm::{ConnectionTrait, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 
 use super::deps::Change;
 use super::{CountDeltas, Store};
@@ -56,16 +56,17 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = overdue.iter().map(|job| job.id.as_str()).collect();
-        for list in self.dialect().id_lists(&ids, 3)? {
-            let mut values: Vec<Value> = vec![now.into(), EXPIRED_ERROR.into()];
-            values.extend(list.values);
+        for list in self
+            .dialect()
+            .id_lists(&ids, &[now.into(), EXPIRED_ERROR.into()])?
+        {
             txn.execute_raw(self.stmt(
                 &format!(
                     "UPDATE jobs SET state = 'expired', ended_at = $1, last_error = $2 \
                      WHERE id {}",
                     list.sql
                 ),
-                values,
+                list.values,
             ))
             .await?;
         }

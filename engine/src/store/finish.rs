@@ -158,7 +158,7 @@ impl Store {
                 started_at.into(),
             ]);
         }
-        let tables = self.dialect().tables(&COLUMNS, values, 2)?;
+        let tables = self.dialect().tables(&COLUMNS, values, &[owner.into()])?;
         let txn = self.begin().await?;
         let mut rows = Vec::with_capacity(batch.len());
         for table in tables {
@@ -172,11 +172,8 @@ impl Store {
                  RETURNING jobs.id, jobs.has_dependents, jobs.scoped",
                 table.sql
             );
-            let mut values = Vec::with_capacity(1 + table.values.len());
-            values.push(owner.into());
-            values.extend(table.values);
             rows.extend(
-                Accepted::find_by_statement(self.stmt(&sql, values))
+                Accepted::find_by_statement(self.stmt(&sql, table.values))
                     .all(&txn)
                     .await?,
             );
@@ -272,7 +269,7 @@ impl Store {
             return Ok(());
         }
         let types = ["text", "int4", "text", "int8", "int8", "text", "text"];
-        for table in self.dialect().tables(&types, values, 1)? {
+        for table in self.dialect().tables(&types, values, &[])? {
             conn.execute_raw(self.stmt(
                 &format!(
                     "INSERT INTO job_attempts (job_id, attempt, owner, started_at, ended_at, outcome, error) \

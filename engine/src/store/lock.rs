@@ -58,17 +58,16 @@ impl Store {
             values.push((*claim_count).into());
         }
         let mut renewed = Vec::with_capacity(held.len());
-        for table in self.dialect().tables(&["text", "int4"], values, 3)? {
+        let leading = [owner.into(), expires_at.into()];
+        for table in self.dialect().tables(&["text", "int4"], values, &leading)? {
             let sql = format!(
                 "UPDATE jobs SET lock_expires_at = $2 FROM {} \
                  WHERE jobs.id = v.column1 AND jobs.claim_count = v.column2 AND {OWNED} \
                  RETURNING jobs.id, jobs.abort_requested",
                 table.sql
             );
-            let mut bound: Vec<Value> = vec![owner.into(), expires_at.into()];
-            bound.extend(table.values);
             renewed.extend(
-                Renewed::find_by_statement(self.stmt(&sql, bound))
+                Renewed::find_by_statement(self.stmt(&sql, table.values))
                     .all(&self.write)
                     .await?,
             );
@@ -107,9 +106,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = expired.iter().map(|job| job.id.as_str()).collect();
-        for list in self.dialect().id_lists(&ids, 3)? {
-            let mut values: Vec<Value> = vec![now.into(), RESCUE_ERROR.into()];
-            values.extend(list.values);
+        for list in self
+            .dialect()
+            .id_lists(&ids, &[now.into(), RESCUE_ERROR.into()])?
+        {
             txn.execute_raw(self.stmt(
                 &format!(
                     "UPDATE jobs SET \
@@ -119,7 +119,7 @@ impl Store {
                      WHERE id {}",
                     list.sql
                 ),
-                values,
+                list.values,
             ))
             .await?;
         }

@@ -118,7 +118,7 @@ impl Store {
         now: i64,
     ) -> Result<Vec<Changed>> {
         let mut targets = Vec::with_capacity(ids.len());
-        for list in self.dialect().id_lists(ids, 1)? {
+        for list in self.dialect().id_lists(ids, &[])? {
             let mut values = list.values;
             let states_list = placeholders(values.len() + 1, states.len());
             values.extend(states.iter().map(|s| s.as_str().into()));
@@ -194,9 +194,7 @@ impl Store {
         let target_ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
         match action {
             JobAction::Retry => {
-                for list in self.dialect().id_lists(&target_ids, 2)? {
-                    let mut values: Vec<Value> = vec![now.into()];
-                    values.extend(list.values);
+                for list in self.dialect().id_lists(&target_ids, &[now.into()])? {
                     // A retrying job keeps its attempts and just runs now; a
                     // finished one starts over (its history stays).
                     txn.execute_raw(self.stmt(
@@ -210,7 +208,7 @@ impl Store {
                              abort_requested = FALSE, state = 'pending' WHERE id {}",
                             list.sql
                         ),
-                        values,
+                        list.values,
                     ))
                     .await?;
                 }
@@ -218,7 +216,7 @@ impl Store {
                 for (id, left) in &blocked {
                     values.extend([id.clone().into(), (*left).into()]);
                 }
-                for table in self.dialect().tables(&["text", "int4"], values, 1)? {
+                for table in self.dialect().tables(&["text", "int4"], values, &[])? {
                     txn.execute_raw(self.stmt(
                         &format!(
                             "UPDATE jobs SET state = 'blocked', deps_left = v.column2 \
@@ -231,21 +229,19 @@ impl Store {
                 }
             }
             JobAction::Complete => {
-                for list in self.dialect().id_lists(&target_ids, 2)? {
-                    let mut values: Vec<Value> = vec![now.into()];
-                    values.extend(list.values);
+                for list in self.dialect().id_lists(&target_ids, &[now.into()])? {
                     txn.execute_raw(self.stmt(
                         &format!(
                             "UPDATE jobs SET state = 'completed', ended_at = $1 WHERE id {}",
                             list.sql
                         ),
-                        values,
+                        list.values,
                     ))
                     .await?;
                 }
             }
             JobAction::Delete => {
-                for list in self.dialect().id_lists(&target_ids, 1)? {
+                for list in self.dialect().id_lists(&target_ids, &[])? {
                     for table in ["job_attempts", "job_logs", "job_edges", "job_scopes"] {
                         txn.execute_raw(self.stmt(
                             &format!("DELETE FROM {table} WHERE job_id {}", list.sql),

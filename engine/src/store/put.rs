@@ -174,7 +174,7 @@ impl Store {
         };
         let mut inserted = Vec::with_capacity(unique.len());
         let mut rest = unique.as_slice();
-        for table in self.dialect().tables(columns, values, 1)? {
+        for table in self.dialect().tables(columns, values, &[])? {
             let (chunk, after) = rest.split_at(table.rows);
             rest = after;
             let stmt = self.stmt(&format!("{sql} {}{conflict}", table.sql), table.values);

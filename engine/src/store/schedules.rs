@@ -401,7 +401,7 @@ impl Store {
             let types = [
                 "text", "int8", "int8", "int8", "text", "text", "int8", "int8", "int8", "int4",
             ];
-            for table in self.dialect().tables(&types, values, 1)? {
+            for table in self.dialect().tables(&types, values, &[])? {
                 let sql = format!(
                     "UPDATE schedules SET next_fire_at = v.column3, last_fire_at = v.column4, \
                      last_result = v.column5, \
@@ -430,7 +430,7 @@ impl Store {
                 ]);
             }
             let types = ["text", "int8", "int8", "text", "text"];
-            for table in self.dialect().tables(&types, values, 1)? {
+            for table in self.dialect().tables(&types, values, &[])? {
                 txn.execute_raw(self.stmt(
                     &format!(
                         "INSERT INTO schedule_events (schedule, fire_at, at, result, detail) \
