@@ -467,6 +467,32 @@ async fn duplicate_ids_are_refused_or_ignored(backend: Backend) {
         Error::JobNotFound(_)
     ));
     assert_eq!(engine.counts("dup").await.unwrap()[&JobState::Pending], 2);
+
+    // Large batches are written in groups of statements, the next built
+    // while one is written: a stored id in a late group still refuses the
+    // whole batch, and a batch of several groups stores every job, in order.
+    let ids: Vec<String> = (0..4_500).map(|i| format!("big-{i:04}")).collect();
+    let mut batch: Vec<NewJob> = ids.iter().map(|id| job().id(id)).collect();
+    batch[4_400] = job().id("same");
+    let err = engine.put_many(batch).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::DuplicateJob(id) if id == "same"),
+        "{err}"
+    );
+    assert_eq!(engine.counts("dup").await.unwrap()[&JobState::Pending], 2);
+    let stored = engine
+        .put_many(ids.iter().map(|id| job().id(id)).collect())
+        .await
+        .unwrap();
+    assert_eq!(stored, ids);
+    assert_eq!(
+        engine.counts("dup").await.unwrap()[&JobState::Pending],
+        4_502
+    );
+    assert_eq!(
+        engine.get("big-4499").await.unwrap().state,
+        JobState::Pending
+    );
 }
 
 async fn bad_input_is_refused_and_stores_nothing(backend: Backend) {

@@ -11,7 +11,8 @@
 //! - [`m20261129_000002_create_jobs`]: jobs, attempts history, log lines;
 //! - [`m20261129_000003_create_processes`]: the registry of live processes;
 //! - [`m20261130_000004_process_liveness`]: processes that stopped heart-beating
-//!   are marked gone, not deleted; running jobs are indexed by owner;
+//!   are marked gone, not deleted; running jobs are indexed by owner
+//!   (until 000014);
 //! - [`m20261130_000005_create_schedules`]: schedules and their skips;
 //! - [`m20261130_000006_attempts_by_time`]: attempts indexed by end time;
 //! - [`m20261130_000007_create_job_timings`]: per-minute timing histograms;
@@ -27,7 +28,9 @@
 //!   and state, in id order, for keyset pages at any depth;
 //! - [`m20261130_000013_partial_claim_indexes`]: the claim indexes hold only
 //!   the jobs they find (pending, retrying, running), so a job changes few
-//!   index entries on its way through.
+//!   index entries on its way through;
+//! - [`m20261130_000014_abort_request_index`]: running jobs are indexed by
+//!   abort request instead of by owner.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -44,6 +47,7 @@ pub mod m20261130_000010_dependencies_and_scopes;
 pub mod m20261130_000011_queue_groups;
 pub mod m20261130_000012_job_list_indexes;
 pub mod m20261130_000013_partial_claim_indexes;
+pub mod m20261130_000014_abort_request_index;
 
 /// Runs every amboy migration in order.
 #[derive(Debug)]
@@ -66,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_queue_groups::Migration),
             Box::new(m20261130_000012_job_list_indexes::Migration),
             Box::new(m20261130_000013_partial_claim_indexes::Migration),
+            Box::new(m20261130_000014_abort_request_index::Migration),
         ]
     }
 }

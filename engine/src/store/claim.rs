@@ -100,10 +100,13 @@ impl Store {
             // of the settings: once a pause has committed, no claim — in
             // any process, whatever its copy says — starts the queue's jobs.
             // Jobs whose dispatch scope another job holds wait for it.
-            "SELECT id FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $2 \
+            // The limit is `$5 + 0`, not `$5`: SQLite plans with the value
+            // of a bare `LIMIT ?` and so re-prepares the statement whenever
+            // it changes, which it does with nearly every claim.
+            "FROM jobs WHERE queue = $4 AND state = 'pending' AND run_at <= $2 \
              AND (dispatch_by IS NULL OR dispatch_by >= $2) \
              AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = $4 AND q.paused) \
-             AND {SCOPES_FREE} ORDER BY {order} LIMIT $5"
+             AND {SCOPES_FREE} ORDER BY {order} LIMIT $5 + 0"
         );
         let target = self.dialect().claim_target(&pick);
         let sql = format!(

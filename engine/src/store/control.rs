@@ -119,7 +119,7 @@ impl Store {
     }
 
     /// The running jobs of `owner` whose abort was requested (read through
-    /// the partial index of running jobs by owner).
+    /// the partial index of abort requests, empty nearly always).
     pub async fn abort_requested(&self, owner: &str) -> Result<Vec<String>> {
         #[derive(FromQueryResult)]
         struct Id {

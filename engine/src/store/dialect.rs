@@ -68,14 +68,17 @@ impl Dialect {
         }
     }
 
-    /// The `WHERE` condition that picks the rows `pick` (a `SELECT id …`)
-    /// selects, for an `UPDATE` that claims them. On PostgreSQL rows another
+    /// The `WHERE` condition of an `UPDATE` of `jobs` that claims the rows
+    /// `pick` (`FROM jobs WHERE … LIMIT …`) finds. On PostgreSQL rows another
     /// process is claiming are skipped, not waited on; SQLite has one writer
-    /// at a time and no row locks to skip.
+    /// at a time and no row locks to skip, and finds the rows by `rowid`,
+    /// which spares a search of the `id` index per row.
     pub fn claim_target(self, pick: &str) -> String {
         match self {
-            Dialect::Sqlite => format!("id IN ({pick})"),
-            Dialect::Postgres => format!("id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))"),
+            Dialect::Sqlite => format!("rowid IN (SELECT rowid {pick})"),
+            Dialect::Postgres => {
+                format!("id = ANY(ARRAY(SELECT id {pick} FOR UPDATE SKIP LOCKED))")
+            }
         }
     }
 
@@ -293,10 +296,11 @@ fn array_element(out: &mut String, value: &Value) -> Result<()> {
 }
 
 /// Rewrites `$n` placeholders to anonymous `?`s, repeating values that are
-/// used more than once.
+/// used more than once. When the text uses every value once, in order (as
+/// bulk statements do), the values are kept as they are, not copied.
 fn positional(sql: &str, values: Vec<Value>) -> (String, Vec<Value>) {
     let mut out = String::with_capacity(sql.len());
-    let mut ordered = Vec::with_capacity(values.len());
+    let mut order = Vec::with_capacity(values.len());
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
@@ -306,7 +310,7 @@ fn positional(sql: &str, values: Vec<Value>) -> (String, Vec<Value>) {
         match rest[at + 1..at + 1 + digits].parse::<usize>() {
             Ok(n) if (1..=values.len()).contains(&n) => {
                 out.push('?');
-                ordered.push(values[n - 1].clone());
+                order.push(n - 1);
             }
             // Not a placeholder we bound: leave the text as it was.
             _ => out.push_str(&rest[at..at + 1 + digits]),
@@ -314,6 +318,11 @@ fn positional(sql: &str, values: Vec<Value>) -> (String, Vec<Value>) {
         rest = &rest[at + 1 + digits..];
     }
     out.push_str(rest);
+    let in_order = order.len() == values.len() && order.iter().enumerate().all(|(i, &n)| i == n);
+    if in_order {
+        return (out, values);
+    }
+    let ordered = order.into_iter().map(|n| values[n].clone()).collect();
     (out, ordered)
 }
 
@@ -463,5 +472,19 @@ mod tests {
         );
         assert_eq!(sql, "UPDATE t SET a = ? WHERE b = ? OR c = ? AND d = '$x'");
         assert_eq!(values, vec![Value::from(2i64), 1i64.into(), 2i64.into()]);
+        // Every value once, in order: kept as bound.
+        let (sql, values) = positional(
+            "INSERT INTO t VALUES ($1, $2), ($3, $4)",
+            vec!["a".into(), 1i64.into(), "b".into(), 2i64.into()],
+        );
+        assert_eq!(sql, "INSERT INTO t VALUES (?, ?), (?, ?)");
+        assert_eq!(
+            values,
+            vec![Value::from("a"), 1i64.into(), "b".into(), 2i64.into()]
+        );
+        // As many uses as values, but not each once: copied as used.
+        let (sql, values) = positional("SELECT $1, $1", vec![1i64.into(), 2i64.into()]);
+        assert_eq!(sql, "SELECT ?, ?");
+        assert_eq!(values, vec![Value::from(1i64), 1i64.into()]);
     }
 }

@@ -406,18 +406,36 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
 
 /// `$first, $first+1, …` for `n` values: an `IN (…)` list.
 pub fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::with_capacity(n * 7);
+    push_placeholders(&mut out, first, n);
+    out
 }
 
 /// `($a, $b, …), (…)` rows for a `VALUES` list of `rows` × `width` values.
+/// (Written into one buffer: a 2,000-row insert has 26,000 of them, and
+/// formatting each into its own string was a tenth of a bulk put's time.)
 pub fn value_rows(first: usize, rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|row| format!("({})", placeholders(first + row * width, width)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::with_capacity(rows * (width * 7 + 4));
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        push_placeholders(&mut out, first + row * width, width);
+        out.push(')');
+    }
+    out
+}
+
+fn push_placeholders(out: &mut String, first: usize, n: usize) {
+    use std::fmt::Write as _;
+    for i in first..first + n {
+        if i > first {
+            out.push_str(", ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(out, "${i}");
+    }
 }
 
 #[cfg(test)]

@@ -118,13 +118,15 @@ impl Store {
     }
 
     /// Every registered process (live ones first, newest first) with the
-    /// number of jobs each holds running.
+    /// number of jobs each holds running (counted in one pass over the
+    /// running jobs).
     pub async fn processes(&self) -> Result<Vec<ProcessRecord>> {
         let rows = ProcessRow::find_by_statement(self.stmt(
             "SELECT p.id, p.host, p.pid, p.version, p.queues, p.started_at, p.heartbeat_at, \
-             p.gone_at, (SELECT COUNT(*) FROM jobs j WHERE j.owner = p.id AND j.state = 'running') \
-             AS running \
-             FROM processes p ORDER BY p.gone_at IS NOT NULL, p.started_at DESC, p.id",
+             p.gone_at, COALESCE(r.running, 0) AS running \
+             FROM processes p LEFT JOIN (SELECT owner, COUNT(*) AS running FROM jobs \
+             WHERE state = 'running' GROUP BY owner) r ON r.owner = p.id \
+             ORDER BY p.gone_at IS NOT NULL, p.started_at DESC, p.id",
             vec![],
         ))
         .all(&self.read)

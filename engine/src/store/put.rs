@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Statement, Value};
 
 use super::signal::Signal;
 use super::{CountDeltas, Store, placeholders};
@@ -25,6 +25,10 @@ const LINKED: [&str; 19] = [
     "text", "text", "text", "int4", "text", "int4", "int4", "int8", "int8", "int8", "int8", "int8",
     "int8", "text", "text", "int4", "text", "bool", "bool",
 ];
+
+/// Jobs per group of insert statements: a group's rows are built while the
+/// previous group's are written.
+const PUT_GROUP: usize = 2_000;
 
 /// What [`Store::insert_rows`] did.
 enum Insert<'a> {
@@ -122,37 +126,6 @@ impl Store {
                 && !plan.depended_on.contains(&job.id)
         });
         let columns: &[&str] = if plain { &PLAIN } else { &LINKED };
-        let mut values: Vec<Value> = Vec::with_capacity(unique.len() * columns.len());
-        for job in &unique {
-            values.extend([
-                job.id.clone().into(),
-                job.queue.clone().into(),
-                job.job_type.clone().into(),
-                job.type_version.into(),
-                job.payload.clone().into(),
-                job.priority.into(),
-                job.max_attempts.into(),
-                job.backoff_base_ms.into(),
-                job.backoff_max_ms.into(),
-                job.max_time_ms.into(),
-                job.created_at.into(),
-                job.run_at.into(),
-                job.dispatch_by.into(),
-            ]);
-            if !plain {
-                values.extend([
-                    job.dependency.clone().into(),
-                    plan.state(job).as_str().into(),
-                    plan.starts
-                        .get(&job.id)
-                        .map_or(0, |start| start.deps_left)
-                        .into(),
-                    job.on_dependency_failure.as_str().into(),
-                    plan.depended_on.contains(&job.id).into(),
-                    (!job.scopes.is_empty()).into(),
-                ]);
-            }
-        }
         let sql = if plain {
             // Plain jobs start pending with nothing to wait for.
             "INSERT INTO jobs (id, queue, job_type, type_version, payload, priority, \
@@ -172,12 +145,101 @@ impl Store {
         } else {
             ""
         };
+        // The statements of a group of jobs, each with how many rows it holds.
+        let statements = |group: &[&JobInsert]| -> Result<Vec<(usize, Statement)>> {
+            let mut values: Vec<Value> = Vec::with_capacity(group.len() * columns.len());
+            for job in group {
+                values.extend([
+                    job.id.clone().into(),
+                    job.queue.clone().into(),
+                    job.job_type.clone().into(),
+                    job.type_version.into(),
+                    job.payload.clone().into(),
+                    job.priority.into(),
+                    job.max_attempts.into(),
+                    job.backoff_base_ms.into(),
+                    job.backoff_max_ms.into(),
+                    job.max_time_ms.into(),
+                    job.created_at.into(),
+                    job.run_at.into(),
+                    job.dispatch_by.into(),
+                ]);
+                if !plain {
+                    values.extend([
+                        job.dependency.clone().into(),
+                        plan.state(job).as_str().into(),
+                        plan.starts
+                            .get(&job.id)
+                            .map_or(0, |start| start.deps_left)
+                            .into(),
+                        job.on_dependency_failure.as_str().into(),
+                        plan.depended_on.contains(&job.id).into(),
+                        (!job.scopes.is_empty()).into(),
+                    ]);
+                }
+            }
+            Ok(self
+                .dialect()
+                .tables(columns, values, &[])?
+                .into_iter()
+                .map(|table| {
+                    let sql = format!("{sql} {}{conflict}", table.sql);
+                    (table.rows, self.stmt(&sql, table.values))
+                })
+                .collect())
+        };
         let mut inserted = Vec::with_capacity(unique.len());
-        let mut rest = unique.as_slice();
-        for table in self.dialect().tables(columns, values, &[])? {
-            let (chunk, after) = rest.split_at(table.rows);
+        let mut groups = unique.chunks(PUT_GROUP);
+        let mut next = groups.next().map(|group| (group, statements(group)));
+        while let Some((group, group_statements)) = next.take() {
+            let group_statements = group_statements?;
+            // The next group's statements are built while this group's are
+            // written: the database works on its own thread (SQLite) or
+            // server meanwhile.
+            let (written, following) = futures::join!(
+                self.write_group(txn, group, group_statements, ignore_duplicates),
+                async { groups.next().map(|group| (group, statements(group))) },
+            );
+            match written? {
+                Insert::Done(done) => inserted.extend(done),
+                duplicate @ Insert::Duplicate(_) => return Ok(duplicate),
+            }
+            next = following;
+        }
+        self.insert_links(txn, &inserted, &plan, now).await?;
+        let mut per_queue: BTreeMap<(&str, JobState), i64> = BTreeMap::new();
+        for job in &inserted {
+            *per_queue.entry((&job.queue, plan.state(job))).or_default() += 1;
+        }
+        let mut deltas = CountDeltas::default();
+        let mut signals = Vec::with_capacity(per_queue.len());
+        for ((queue, state), n) in per_queue {
+            deltas.moved(queue, None, Some(state), n);
+            if state == JobState::Pending {
+                signals.push(Signal::Put(queue.to_owned()));
+            }
+        }
+        deltas.apply_creating(self, txn, now).await?;
+        // This process's runners are woken after the commit (`Engine::inserted`).
+        self.signal_others(txn, &signals).await?;
+        Ok(Insert::Done(inserted))
+    }
+
+    /// Runs one group's insert statements (`(rows, statement)`, in the
+    /// group's order). Returns the group's jobs inserted, or the chunk that
+    /// hit an existing id.
+    async fn write_group<'a>(
+        &self,
+        txn: &DatabaseTransaction,
+        group: &[&'a JobInsert],
+        statements: Vec<(usize, Statement)>,
+        ignore_duplicates: bool,
+    ) -> Result<Insert<'a>> {
+        let mut inserted = Vec::with_capacity(group.len());
+        let mut rest = group;
+        for (rows, stmt) in statements {
+            let (chunk, after) = rest.split_at(rows);
             rest = after;
-            let stmt = self.stmt(&format!("{sql} {}{conflict}", table.sql), table.values);
             if ignore_duplicates {
                 #[derive(FromQueryResult)]
                 struct Id {
@@ -200,22 +262,6 @@ impl Store {
                 }
             }
         }
-        self.insert_links(txn, &inserted, &plan, now).await?;
-        let mut per_queue: BTreeMap<(&str, JobState), i64> = BTreeMap::new();
-        for job in &inserted {
-            *per_queue.entry((&job.queue, plan.state(job))).or_default() += 1;
-        }
-        let mut deltas = CountDeltas::default();
-        let mut signals = Vec::with_capacity(per_queue.len());
-        for ((queue, state), n) in per_queue {
-            deltas.moved(queue, None, Some(state), n);
-            if state == JobState::Pending {
-                signals.push(Signal::Put(queue.to_owned()));
-            }
-        }
-        deltas.apply_creating(self, txn, now).await?;
-        // This process's runners are woken after the commit (`Engine::inserted`).
-        self.signal_others(txn, &signals).await?;
         Ok(Insert::Done(inserted))
     }
 
