@@ -109,6 +109,14 @@ export async function getJob(id: string): Promise<ApiJob> {
   return response.json();
 }
 
+/** Retries a job through the REST API. */
+export async function retryJob(id: string): Promise<void> {
+  const response = await fetch(`${serverUrl()}/api/v1/jobs/${encodeURIComponent(id)}/retry`, {
+    method: "POST",
+  });
+  if (!response.ok) throw new Error(`retry ${id}: ${response.status} ${await response.text()}`);
+}
+
 /** Waits until the job is in `state` (the engine's own wait, up to 30 s). */
 export async function waitForState(id: string, state: string): Promise<ApiJob> {
   const deadline = Date.now() + 30_000;

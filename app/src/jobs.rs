@@ -300,6 +300,10 @@ pub fn Jobs() -> impl IntoView {
         |(query, _, _)| list_jobs(query),
     );
     let selected = RwSignal::new(Vec::<String>::new());
+    // The bulk action awaiting confirmation. It lives here, not in the bulk
+    // bar: the page is read again whenever a job shown changes, which
+    // rebuilds the bar, and the open question must outlive that.
+    let confirming = RwSignal::new(None::<Pending>);
     let states = Signal::derive(move || {
         list.get()
             .and_then(Result::ok)
@@ -320,11 +324,13 @@ pub fn Jobs() -> impl IntoView {
             reread.update(|n| *n += 1);
         }
     });
-    // A new query or a finished action starts with nothing selected.
+    // A new query or a finished action starts with nothing selected and
+    // nothing to confirm.
     crate::when_live(move || {
         query.track();
         bulk.version().track();
         selected.set(Vec::new());
+        confirming.set(None);
     });
     // Tab counts: the stream's, once it speaks; the server's until then.
     let live_counts = Signal::derive(move || {
@@ -361,6 +367,7 @@ pub fn Jobs() -> impl IntoView {
                                         query=query.get()
                                         live_counts
                                         selected
+                                        confirming
                                         bulk
                                         may_change
                                     />
@@ -389,6 +396,7 @@ fn JobsView(
     query: JobQuery,
     live_counts: Signal<Option<Vec<i64>>>,
     selected: RwSignal<Vec<String>>,
+    confirming: RwSignal<Option<Pending>>,
     bulk: ServerAction<BulkJobs>,
     may_change: Signal<bool>,
 ) -> impl IntoView {
@@ -428,6 +436,7 @@ fn JobsView(
                             query=bulk_query.clone()
                             shown=shown.clone()
                             selected
+                            pending=confirming
                             bulk
                             matching=move |state: &str| count_of(state)
                         />
@@ -585,10 +594,10 @@ fn BulkBar(
     query: JobQuery,
     shown: Vec<String>,
     selected: RwSignal<Vec<String>>,
+    pending: RwSignal<Option<Pending>>,
     bulk: ServerAction<BulkJobs>,
     matching: impl Fn(&str) -> i64 + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
-    let pending = RwSignal::new(None::<Pending>);
     let shown = StoredValue::new(shown);
     let matching_query = StoredValue::new(query.tab(query.state.as_deref()));
     let count = move || selected.with(Vec::len);

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import path from "node:path";
 
-import { REPO_ROOT, getJob, putJob, waitForState } from "../support";
+import { REPO_ROOT, getJob, putJob, retryJob, waitForState } from "../support";
 
 const SCREENSHOTS = path.join(REPO_ROOT, "docs", "screenshots");
 
@@ -82,10 +82,18 @@ test("an operator retries failed jobs in bulk: selected, then every match", asyn
   await expect(failedTab).toHaveText("3", { timeout: 30_000 });
   await page.getByRole("button", { name: "retry all" }).click();
   await expect(page.getByRole("alertdialog")).toContainText("Retry all 3 jobs matching this filter?");
+  // A job shown changes while the question is open: the page is read again
+  // (rebuilding the bulk bar), and the question stays.
+  const reread = page.waitForResponse((response) => response.url().includes("/fn/list_jobs"));
+  await retryJob(ids[0]);
+  await waitForState(ids[0], "failed");
+  await reread;
+  await expect(page.getByRole("alertdialog")).toContainText("Retry all 3 jobs matching this filter?");
   await page.getByTestId("confirm-bulk").click();
   await expect(page.getByTestId("bulk-result")).toHaveText("Retried 3 jobs.");
-  for (const id of ids) {
-    await expect.poll(async () => (await getJob(id)).attempts.length, { timeout: 30_000 }).toBe(3);
+  for (const [i, id] of ids.entries()) {
+    const attempts = i === 0 ? 4 : 3;
+    await expect.poll(async () => (await getJob(id)).attempts.length, { timeout: 30_000 }).toBe(attempts);
   }
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: path.join(SCREENSHOTS, "jobs-phone.png"), fullPage: true });
