@@ -114,9 +114,10 @@ impl Dialect {
     /// `values` — rows of `types.len()` values each — as the tables of as
     /// many statements as they need. `leading` are the values the statement
     /// binds before the table (`$1`…): each table's values start with them
-    /// and its parameters are numbered after them. `types` are the columns' PostgreSQL types (`text`, `int4`, `int8`,
-    /// `bool`). SQLite reads a `VALUES` list of up to 2,000 rows. PostgreSQL
-    /// reads one array per column, unnested, in messages of at most
+    /// and its parameters are numbered after them. `types` are the columns'
+    /// PostgreSQL types (`text`, `int4`, `int8`, `bool`). SQLite reads a
+    /// `VALUES` list of up to 2,000 rows. PostgreSQL reads one array per
+    /// column, unnested, in messages of at most
     /// [`POSTGRES_TABLE_BYTES`]: as many rows as fit, whatever their
     /// size, and a statement text that doesn't change with the number of
     /// rows, so it is parsed and planned once per connection, not once per
@@ -202,9 +203,8 @@ impl Dialect {
 
     /// `ids` as the lists of as many statements as they need, after the
     /// `leading` values as in [`Dialect::tables`]: up to 2,000 ids on
-    /// SQLite; on PostgreSQL one
-    /// array in a message of at most [`POSTGRES_TABLE_BYTES`] (see
-    /// [`Dialect::tables`]).
+    /// SQLite; on PostgreSQL one array in a message of at most
+    /// [`POSTGRES_TABLE_BYTES`] (see [`Dialect::tables`]).
     pub fn id_lists<S: AsRef<str>>(self, ids: &[S], leading: &[Value]) -> Result<Vec<IdList>> {
         let first = leading.len() + 1;
         let values = ids.iter().map(|id| Value::from(id.as_ref())).collect();

@@ -191,7 +191,7 @@ impl Store {
         let mut inserted = Vec::with_capacity(unique.len());
         let mut groups = unique.chunks(PUT_GROUP);
         let mut next = groups.next().map(|group| (group, statements(group)));
-        while let Some((group, group_statements)) = next.take() {
+        while let Some((group, group_statements)) = next {
             let group_statements = group_statements?;
             // The next group's statements are built while this group's are
             // written: the database works on its own thread (SQLite) or
