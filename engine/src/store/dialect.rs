@@ -137,26 +137,18 @@ impl Dialect {
             )));
         }
         match self {
-            Dialect::Sqlite => {
-                let per_table =
-                    SQLITE_ROWS.min((SQLITE_MAX_VALUES - leading.len()) / width) * width;
-                let mut tables = Vec::with_capacity(values.len().div_ceil(per_table));
-                let mut values = values.into_iter().peekable();
-                while values.peek().is_some() {
-                    let values: Vec<Value> = leading
-                        .iter()
-                        .cloned()
-                        .chain(values.by_ref().take(per_table))
-                        .collect();
-                    let rows = (values.len() - leading.len()) / width;
-                    tables.push(Table {
-                        sql: format!("(VALUES {}) AS v", value_rows(first, rows, width)),
-                        values,
-                        rows,
-                    });
-                }
-                Ok(tables)
-            }
+            Dialect::Sqlite => Ok(sqlite_tables(values, leading, width, Padding::Nulls)
+                .into_iter()
+                .map(|(values, rows, padded)| Table {
+                    // The padding rows are all NULL: the filter drops them.
+                    sql: format!(
+                        "(SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL) AS v",
+                        value_rows(first, padded, width)
+                    ),
+                    values,
+                    rows,
+                })
+                .collect()),
             Dialect::Postgres => {
                 let unnest = {
                     let arrays: Vec<String> = types
@@ -207,19 +199,26 @@ impl Dialect {
     /// [`POSTGRES_TABLE_BYTES`] (see [`Dialect::tables`]).
     pub fn id_lists<S: AsRef<str>>(self, ids: &[S], leading: &[Value]) -> Result<Vec<IdList>> {
         let first = leading.len() + 1;
-        let values = ids.iter().map(|id| Value::from(id.as_ref())).collect();
-        Ok(self
-            .tables(&["text"], values, leading)?
-            .into_iter()
-            .map(|table| IdList {
-                sql: match self {
-                    Dialect::Sqlite => format!("IN ({})", placeholders(first, table.rows)),
-                    Dialect::Postgres => format!("= ANY(${first}::text[])"),
-                },
-                values: table.values,
-                len: table.rows,
-            })
-            .collect())
+        let values: Vec<Value> = ids.iter().map(|id| Value::from(id.as_ref())).collect();
+        Ok(match self {
+            Dialect::Sqlite => sqlite_tables(values, leading, 1, Padding::RepeatLast)
+                .into_iter()
+                .map(|(values, len, padded)| IdList {
+                    sql: format!("IN ({})", placeholders(first, padded)),
+                    values,
+                    len,
+                })
+                .collect(),
+            Dialect::Postgres => self
+                .tables(&["text"], values, leading)?
+                .into_iter()
+                .map(|table| IdList {
+                    sql: format!("= ANY(${first}::text[])"),
+                    values: table.values,
+                    len: table.rows,
+                })
+                .collect(),
+        })
     }
 
     /// Whether processes signal each other through the database.
@@ -248,6 +247,69 @@ impl Dialect {
 
 /// The table of the arrays in `columns` (each an open `{…` literal of
 /// `rows` elements), bound after `leading`; the arrays start again empty.
+/// How a SQLite statement's rows are padded to a size from a few (see
+/// [`padded_rows`]).
+#[derive(Clone, Copy)]
+enum Padding {
+    /// With rows of NULLs, which the statement's table filters out.
+    Nulls,
+    /// With the last row again: an `IN` list means the same with it.
+    RepeatLast,
+}
+
+/// `values`, rows of `width`, split into the values of as many SQLite
+/// statements as they need after `leading`, each with its count of real
+/// rows and of rows once padded.
+///
+/// A statement's text names each bound value, so a list of every length
+/// would be a statement of its own: prepared anew for each batch size
+/// (SQLite's parse and plan of a 400-row `VALUES` list cost more than
+/// running it) and crowding the connection's statement cache. Padded to
+/// a size from a few, the texts repeat and stay prepared.
+fn sqlite_tables(
+    values: Vec<Value>,
+    leading: &[Value],
+    width: usize,
+    padding: Padding,
+) -> Vec<(Vec<Value>, usize, usize)> {
+    let per_table = SQLITE_ROWS.min((SQLITE_MAX_VALUES - leading.len()) / width);
+    let mut tables = Vec::with_capacity((values.len() / width).div_ceil(per_table));
+    let mut values = values.into_iter().peekable();
+    while values.peek().is_some() {
+        let mut table: Vec<Value> = leading
+            .iter()
+            .cloned()
+            .chain(values.by_ref().take(per_table * width))
+            .collect();
+        let rows = (table.len() - leading.len()) / width;
+        let padded = padded_rows(rows).min(per_table);
+        let fill = match padding {
+            Padding::Nulls => vec![Value::String(None); width],
+            Padding::RepeatLast => table[table.len() - width..].to_vec(),
+        };
+        for _ in rows..padded {
+            table.extend(fill.iter().cloned());
+        }
+        tables.push((table, rows, padded));
+    }
+    tables
+}
+
+/// The size a statement of `rows` rows is padded to: up to 4 as it is,
+/// then a power of two or three quarters of one (6, 8, 12, 16, 24, …): at
+/// most half as many rows again as hold data, a fifth more on average.
+fn padded_rows(rows: usize) -> usize {
+    if rows <= 4 {
+        return rows;
+    }
+    let power = rows.next_power_of_two();
+    if rows <= power / 4 * 3 {
+        power / 4 * 3
+    } else {
+        power
+    }
+}
+
 fn close_arrays(unnest: &str, leading: &[Value], columns: &mut [String], rows: usize) -> Table {
     let values = leading
         .iter()
@@ -340,17 +402,26 @@ mod tests {
             )
             .unwrap();
         assert_eq!(tables.len(), 1);
-        assert_eq!(tables[0].sql, "(VALUES ($3, $4), ($5, $6)) AS v");
+        assert_eq!(
+            tables[0].sql,
+            "(SELECT * FROM (VALUES ($3, $4), ($5, $6)) WHERE column1 IS NOT NULL) AS v"
+        );
         assert_eq!(tables[0].values.len(), 2 + 4);
         assert_eq!(tables[0].values[..2], [Value::from("owner"), 0i64.into()]);
+        assert_eq!(tables[0].rows, 2);
 
         let wide = ["int8"; 20];
         let values: Vec<Value> = (0..20 * 3_000).map(|i| Value::from(i64::from(i))).collect();
         let tables = Dialect::Sqlite.tables(&wide, values, &[]).unwrap();
-        // 32,766 values make 1,638 rows of 20.
-        let rows: Vec<usize> = tables.iter().map(|t| t.values.len() / 20).collect();
-        assert_eq!(rows, [1_638, 1_362]);
+        // 32,766 values make 1,638 rows of 20; the other 1,362 rows are
+        // padded with NULL rows to 1,536.
+        let rows: Vec<(usize, usize)> = tables
+            .iter()
+            .map(|t| (t.rows, t.values.len() / 20))
+            .collect();
+        assert_eq!(rows, [(1_638, 1_638), (1_362, 1_536)]);
         assert_eq!(tables[1].values[0], Value::from(1_638i64 * 20));
+        assert_eq!(tables[1].values[1_362 * 20], Value::String(None));
     }
 
     #[test]
@@ -452,6 +523,30 @@ mod tests {
             lists.iter().map(|l| l.len).collect::<Vec<_>>(),
             [2_000, 2_000, 1_000]
         );
+        // The last list is padded to 1,024 with its last id again.
+        assert_eq!(lists[2].values.len(), 1_024);
+        assert_eq!(lists[2].values[1_023], Value::from(many[4_999].as_str()));
+        assert!(lists[2].sql.ends_with(", $1024)"), "{}", lists[2].sql);
+    }
+
+    /// Statement sizes come from a few, with at most half as many rows again.
+    #[test]
+    fn sqlite_statements_are_padded_to_a_few_sizes() {
+        let sizes: Vec<usize> = [1, 4, 5, 6, 7, 9, 13, 17, 300, 384, 385, 1_000]
+            .into_iter()
+            .map(padded_rows)
+            .collect();
+        assert_eq!(sizes, [1, 4, 6, 6, 8, 12, 16, 24, 384, 384, 512, 1_024]);
+        for rows in 1..=SQLITE_ROWS {
+            let padded = padded_rows(rows);
+            assert!(
+                padded >= rows && padded * 2 <= rows * 3,
+                "{rows} → {padded}"
+            );
+        }
+        let distinct: std::collections::BTreeSet<usize> =
+            (1..=SQLITE_ROWS).map(padded_rows).collect();
+        assert!(distinct.len() <= 25, "{distinct:?}");
     }
 
     #[test]

@@ -176,18 +176,20 @@ impl CountDeltas {
         for (queue, deltas) in by_queue {
             let mut values: Vec<Value> = vec![queue.clone().into()];
             let mut cases = String::new();
-            let mut names = Vec::new();
             for (state, delta) in deltas {
                 let n = values.len();
                 cases.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 2));
-                names.push(format!("${}", n + 1));
                 values.push(state.as_str().into());
                 values.push(delta.into());
             }
+            // The rows are picked by their delta, not by `state IN (…)`:
+            // SQLite builds a temporary table for such a list, and the page
+            // it allocates for it made glibc consolidate every small block
+            // the engine's threads had freed since (~0.2 ms after a claim
+            // or results batch, a tenth of the transaction).
             let sql = format!(
                 "UPDATE queue_counts SET count = count + CASE state{cases} END \
-                 WHERE queue = $1 AND state IN ({})",
-                names.join(", ")
+                 WHERE queue = $1 AND CASE state{cases} END IS NOT NULL"
             );
             let stmt = store.stmt(&sql, values);
             let updated = txn.execute_raw(stmt.clone()).await?.rows_affected();
