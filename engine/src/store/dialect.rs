@@ -116,8 +116,9 @@ impl Dialect {
     /// binds before the table (`$1`…): each table's values start with them
     /// and its parameters are numbered after them. `types` are the columns'
     /// PostgreSQL types (`text`, `int4`, `int8`, `bool`). SQLite reads a
-    /// `VALUES` list of up to 2,000 rows. PostgreSQL reads one array per
-    /// column, unnested, in messages of at most
+    /// `VALUES` list of up to 2,000 rows, padded with NULL rows (see
+    /// [`sqlite_tables`]): a table's first column is never NULL. PostgreSQL
+    /// reads one array per column, unnested, in messages of at most
     /// [`POSTGRES_TABLE_BYTES`]: as many rows as fit, whatever their
     /// size, and a statement text that doesn't change with the number of
     /// rows, so it is parsed and planned once per connection, not once per
