@@ -42,7 +42,7 @@ pub mod workers;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
 };
 
@@ -111,16 +111,27 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=Overview />
                         <Route path=StaticSegment("queues") view=Queues />
+                        // A page of one thing answers 404 when it is not
+                        // there: its status comes from the data, so the
+                        // server waits for the data before it sends the
+                        // status (streamed, the head went out first with
+                        // 200 whenever the read was slower than the shell).
                         <Route
                             path=(StaticSegment("queues"), ParamSegment("name"))
                             view=QueueDetail
+                            ssr=SsrMode::Async
                         />
                         <Route path=StaticSegment("jobs") view=Jobs />
-                        <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage />
+                        <Route
+                            path=(StaticSegment("jobs"), ParamSegment("id"))
+                            view=JobPage
+                            ssr=SsrMode::Async
+                        />
                         <Route path=StaticSegment("schedules") view=Schedules />
                         <Route
                             path=(StaticSegment("schedules"), ParamSegment("name"))
                             view=SchedulePage
+                            ssr=SsrMode::Async
                         />
                         <Route path=StaticSegment("workers") view=Workers />
                         <Route path=StaticSegment("errors") view=Errors />
