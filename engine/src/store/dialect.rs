@@ -246,8 +246,6 @@ impl Dialect {
     }
 }
 
-/// The table of the arrays in `columns` (each an open `{…` literal of
-/// `rows` elements), bound after `leading`; the arrays start again empty.
 /// How a SQLite statement's rows are padded to a size from a few (see
 /// [`padded_rows`]).
 #[derive(Clone, Copy)]
@@ -311,6 +309,8 @@ fn padded_rows(rows: usize) -> usize {
     }
 }
 
+/// The table of the arrays in `columns` (each an open `{…` literal of
+/// `rows` elements), bound after `leading`; the arrays start again empty.
 fn close_arrays(unnest: &str, leading: &[Value], columns: &mut [String], rows: usize) -> Table {
     let values = leading
         .iter()
