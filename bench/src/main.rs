@@ -1,7 +1,8 @@
 //! `make bench`: the engine's throughput, bulk enqueue rate and idle latency
 //! on a SQLite file (and on PostgreSQL when `AMBOY_BENCH_POSTGRES_URL` is
 //! set, or one answers at the default test address), measured side by side
-//! in one run. On PostgreSQL it also runs worker *processes* (this binary,
+//! in one run, each beside the same burn-down and enqueue done by sea-orm
+//! alone (`bare`). On PostgreSQL it also runs worker *processes* (this binary,
 //! re-executed as `amboy-bench worker URL QUEUE`): burn-down with 1 and 3 of
 //! them, and enqueue→start latency from this process to another. Then
 //! burn-downs of jobs tied by dependencies (chains) and by dispatch scopes,
@@ -22,6 +23,7 @@ use anyhow::Context as _;
 use chrono::{DurationRound as _, Utc};
 use sea_orm::ConnectionTrait;
 
+mod bare;
 mod dashboard;
 
 /// Jobs burned down per run.
@@ -94,25 +96,44 @@ async fn throughput(backends: &[Backend]) -> anyhow::Result<()> {
         "backend", "burn-down (jobs/s)", "bulk enqueue (jobs/s)", "latency p50", "latency p99"
     );
     for backend in backends {
-        let mut burn = Vec::new();
-        let mut enqueue = Vec::new();
+        let (mut burn, mut enqueue) = (Vec::new(), Vec::new());
+        let (mut bare_burn, mut bare_enqueue) = (Vec::new(), Vec::new());
+        // The engine and sea-orm alone take turns, so that both see the
+        // same machine.
         for _ in 0..RUNS {
             let db = backend.fresh().await?;
             let (e, b) = burn_down(&db.url).await?;
             enqueue.push(e);
             burn.push(b);
             db.drop().await?;
+            let db = backend.fresh().await?;
+            let (e, b) = bare::burn_down(&db.url).await?;
+            bare_enqueue.push(e);
+            bare_burn.push(b);
+            db.drop().await?;
         }
         let db = backend.fresh().await?;
         let (p50, p99) = latency(&db.url).await?;
         db.drop().await?;
+        let (burn, enqueue) = (median(&mut burn), median(&mut enqueue));
+        let (bare_burn, bare_enqueue) = (median(&mut bare_burn), median(&mut bare_enqueue));
         println!(
             "{:<12} {:>22.0} {:>22.0} {:>11.2} ms {:>11.2} ms",
             backend.name(),
-            median(&mut burn),
-            median(&mut enqueue),
+            burn,
+            enqueue,
             p50.as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3
+        );
+        println!(
+            "{:<12} {:>22.0} {:>22.0}",
+            "  sea-orm", bare_burn, bare_enqueue
+        );
+        println!(
+            "{:<12} {:>21.0}% {:>21.0}%",
+            "  engine/it",
+            100.0 * burn / bare_burn,
+            100.0 * enqueue / bare_enqueue
         );
     }
     if let Some(backend @ Backend::Postgres(_)) = backends.get(1) {
