@@ -1,15 +1,25 @@
-//! Claiming: due retries become pending, then one statement claims a batch.
+//! Claiming: due retries become pending, then a batch is claimed — on
+//! PostgreSQL by one statement, on SQLite by a read and an update.
 
-use sea_orm::{ConnectionTrait, FromQueryResult};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 
 use super::deps::SCOPES_FREE;
-use super::{CountDeltas, Store};
-use crate::error::Result;
+use super::dialect::Dialect;
+use super::{CountDeltas, Store, json_bool};
+use crate::error::{Error, Result};
 use crate::queue::Ordering;
 use crate::state::JobState;
 
-/// A job this process now owns, with what it needs to run it.
-#[derive(Debug, Clone, FromQueryResult)]
+/// What a claim changes in each row it takes: `$1` owner, `$2` now, `$3`
+/// lock expiry. [`ClaimedJob`] holds the values after it.
+const CLAIM_SET: &str = "state = 'running', attempt = attempt + 1, \
+     claim_count = claim_count + 1, owner = $1, started_at = $2, ended_at = NULL, \
+     lock_expires_at = $3, abort_requested = FALSE, progress = 0, progress_message = NULL";
+
+/// A job this process now owns, with what it needs to run it. Read from a
+/// row by column name (PostgreSQL) or from a JSON array of its fields in
+/// this order (SQLite).
+#[derive(Debug, Clone, FromQueryResult, serde::Deserialize)]
 pub struct ClaimedJob {
     /// The job's id.
     pub id: String,
@@ -91,22 +101,19 @@ impl Store {
                 i64::try_from(promoted).unwrap_or(i64::MAX),
             );
         }
-        let sql = self.claim_sql(req.ordering);
-        let mut claimed = ClaimedJob::find_by_statement(self.stmt(
-            &sql,
-            vec![
-                req.owner.into(),
-                req.now.into(),
-                req.lock_expires_at.into(),
-                req.queue.into(),
-                i64::try_from(req.limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
-        .all(&txn)
-        .await?;
-        if claimed.iter().any(|job| job.scoped)
-            && !self.take_scopes(&txn, req, &mut claimed).await?
-        {
+        let mut claimed = match self.dialect() {
+            Dialect::Sqlite => self.claim_sqlite(&txn, req).await?,
+            Dialect::Postgres => {
+                ClaimedJob::find_by_statement(
+                    self.stmt(&Self::claim_sql(req.ordering), claim_params(req)),
+                )
+                .all(&txn)
+                .await?
+            }
+        };
+        // In the queue's order: the runner starts them in this order.
+        claimed.sort_by(|a, b| claim_order(req.ordering, a, b));
+        if claimed.iter().any(|job| job.scoped) && !self.take_scopes(&txn, &mut claimed).await? {
             // Another process took a scope first: claim again later.
             txn.rollback().await?;
             return Ok(Claimed {
@@ -128,9 +135,8 @@ impl Store {
         })
     }
 
-    /// The claim statement: `$1` owner, `$2` now, `$3` lock expiry, `$4`
-    /// queue, `$5` limit.
-    fn claim_sql(&self, ordering: Ordering) -> String {
+    /// Which jobs a claim takes: `$2` now, `$4` queue, `$5` limit.
+    fn claim_pick(ordering: Ordering) -> String {
         let (order, due) = match ordering {
             Ordering::Fifo => ("run_at, id", "run_at"),
             // `+run_at` is a bound no index serves: SQLite otherwise read
@@ -139,7 +145,7 @@ impl Store {
             // with them) instead of reading the priority index in order.
             Ordering::Priority => ("priority DESC, run_at, id", "+run_at"),
         };
-        let pick = format!(
+        format!(
             // The pause is checked here too, not only in the runner's copy
             // of the settings: once a pause has committed, no claim — in
             // any process, whatever its copy says — starts the queue's jobs.
@@ -151,37 +157,97 @@ impl Store {
              AND (dispatch_by IS NULL OR dispatch_by >= $2) \
              AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = $4 AND q.paused) \
              AND {SCOPES_FREE} ORDER BY {order} LIMIT $5 + 0"
-        );
-        let target = self.dialect().claim_target(&pick);
-        format!(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
-             claim_count = claim_count + 1, owner = $1, started_at = $2, ended_at = NULL, \
-             lock_expires_at = $3, abort_requested = FALSE, progress = 0, progress_message = NULL \
-             WHERE {target} \
-             RETURNING id, job_type, type_version, payload, attempt, max_attempts, \
-             backoff_base_ms, backoff_max_ms, max_time_ms, claim_count, run_at, priority, \
-             scoped, dependency"
         )
     }
 
-    /// Takes the dispatch scopes of the scoped jobs of `claimed`, in the
-    /// queue's order; the jobs whose scope an earlier one took go back to
+    /// The PostgreSQL claim: one statement that skips the rows another
+    /// process is claiming and returns the claimed ones. `$1` owner, `$2`
+    /// now, `$3` lock expiry, `$4` queue, `$5` limit.
+    fn claim_sql(ordering: Ordering) -> String {
+        format!(
+            "UPDATE jobs SET {CLAIM_SET} \
+             WHERE id = ANY(ARRAY(SELECT id {} FOR UPDATE SKIP LOCKED)) \
+             RETURNING id, job_type, type_version, payload, attempt, max_attempts, \
+             backoff_base_ms, backoff_max_ms, max_time_ms, claim_count, run_at, priority, \
+             scoped, dependency",
+            Self::claim_pick(ordering)
+        )
+    }
+
+    /// The SQLite claim (see [`Store::claim_sqlite`]): the jobs to claim as
+    /// one JSON array of `[rowid, [ClaimedJob's fields…]]`, with the values
+    /// the claim will give them.
+    fn claim_read_sql(ordering: Ordering) -> String {
+        format!(
+            "SELECT json_group_array(json_array(rid, json_array(id, job_type, type_version, \
+             payload, attempt + 1, max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, \
+             claim_count + 1, run_at, priority, {}, dependency))) AS claimed \
+             FROM (SELECT rowid AS rid, id, job_type, type_version, payload, attempt, \
+             max_attempts, backoff_base_ms, backoff_max_ms, max_time_ms, claim_count, run_at, \
+             priority, scoped, dependency {})",
+            json_bool("scoped"),
+            Self::claim_pick(ordering)
+        )
+    }
+
+    /// Claims on SQLite in two statements of one transaction (which holds
+    /// the write lock, so nothing changes between them): the jobs are read
+    /// as one JSON text, then updated by rowid. An `UPDATE … RETURNING`
+    /// hands sqlx each row and column as a value of its own, and that cost
+    /// more than the update itself (400-job claims of 50,000 pending jobs
+    /// on the bench machine: 14.8 µs a job that way, 10.9 this way).
+    async fn claim_sqlite(
+        &self,
+        txn: &DatabaseTransaction,
+        req: ClaimRequest<'_>,
+    ) -> Result<Vec<ClaimedJob>> {
+        #[derive(FromQueryResult)]
+        struct Read {
+            claimed: String,
+        }
+        let read = Read::find_by_statement(
+            self.stmt(&Self::claim_read_sql(req.ordering), claim_params(req)),
+        )
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::Internal("the claim read no row".into()))?;
+        let rows: Vec<(i64, ClaimedJob)> = serde_json::from_str(&read.claimed)
+            .map_err(|err| Error::Internal(format!("claimed jobs: {err}")))?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rowids: Vec<i64> = rows.iter().map(|(rowid, _)| *rowid).collect();
+        // `$1`–`$3` as in the read, then the rowids as a JSON array.
+        let mut values = claim_params(req);
+        values.truncate(3);
+        values.push(serde_json::json!(rowids).to_string().into());
+        let updated = txn
+            .execute_raw(self.stmt(
+                &format!(
+                    "UPDATE jobs SET {CLAIM_SET} WHERE rowid IN (SELECT value FROM json_each($4))"
+                ),
+                values,
+            ))
+            .await?
+            .rows_affected();
+        if updated != rows.len() as u64 {
+            return Err(Error::Internal(format!(
+                "a claim read {} jobs and updated {updated}",
+                rows.len()
+            )));
+        }
+        Ok(rows.into_iter().map(|(_, job)| job).collect())
+    }
+
+    /// Takes the dispatch scopes of the scoped jobs of `claimed` (in the
+    /// queue's order); the jobs whose scope an earlier one took go back to
     /// pending, as if never claimed. False when another process holds a
     /// scope taken meanwhile.
     async fn take_scopes(
         &self,
-        txn: &sea_orm::DatabaseTransaction,
-        req: ClaimRequest<'_>,
+        txn: &DatabaseTransaction,
         claimed: &mut Vec<ClaimedJob>,
     ) -> Result<bool> {
-        claimed.sort_by(|a, b| match req.ordering {
-            Ordering::Fifo => (a.run_at, &a.id).cmp(&(b.run_at, &b.id)),
-            Ordering::Priority => (-i64::from(a.priority), a.run_at, &a.id).cmp(&(
-                -i64::from(b.priority),
-                b.run_at,
-                &b.id,
-            )),
-        });
         let scoped: Vec<&str> = claimed
             .iter()
             .filter(|job| job.scoped)
@@ -235,12 +301,37 @@ impl Store {
     }
 }
 
+/// What the claim statements bind: `$1` owner, `$2` now, `$3` lock expiry,
+/// `$4` queue, `$5` limit.
+fn claim_params(req: ClaimRequest<'_>) -> Vec<Value> {
+    vec![
+        req.owner.into(),
+        req.now.into(),
+        req.lock_expires_at.into(),
+        req.queue.into(),
+        i64::try_from(req.limit).unwrap_or(i64::MAX).into(),
+    ]
+}
+
+/// The order jobs of a queue of `ordering` are claimed and started in.
+fn claim_order(ordering: Ordering, a: &ClaimedJob, b: &ClaimedJob) -> std::cmp::Ordering {
+    match ordering {
+        Ordering::Fifo => (a.run_at, &a.id).cmp(&(b.run_at, &b.id)),
+        Ordering::Priority => (-i64::from(a.priority), a.run_at, &a.id).cmp(&(
+            -i64::from(b.priority),
+            b.run_at,
+            &b.id,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Each claim reads its ordering's index in order and stops at the
-    /// limit: no sort of every due job (SQLite's plan, read back).
+    /// limit: no sort of every due job (SQLite's plan for the claim's read,
+    /// read back).
     #[tokio::test]
     async fn claims_read_their_index_in_claim_order() {
         #[derive(FromQueryResult)]
@@ -253,7 +344,7 @@ mod tests {
             (Ordering::Priority, "jobs_pending_priority"),
         ] {
             let plan: Vec<String> = Step::find_by_statement(store.stmt(
-                &format!("EXPLAIN QUERY PLAN {}", store.claim_sql(ordering)),
+                &format!("EXPLAIN QUERY PLAN {}", Store::claim_read_sql(ordering)),
                 vec![
                     "me".into(),
                     2i64.into(),

@@ -68,20 +68,6 @@ impl Dialect {
         }
     }
 
-    /// The `WHERE` condition of an `UPDATE` of `jobs` that claims the rows
-    /// `pick` (`FROM jobs WHERE … LIMIT …`) finds. On PostgreSQL rows another
-    /// process is claiming are skipped, not waited on; SQLite has one writer
-    /// at a time and no row locks to skip, and finds the rows by `rowid`,
-    /// which spares a search of the `id` index per row.
-    pub fn claim_target(self, pick: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("rowid IN (SELECT rowid {pick})"),
-            Dialect::Postgres => {
-                format!("id = ANY(ARRAY(SELECT id {pick} FOR UPDATE SKIP LOCKED))")
-            }
-        }
-    }
-
     /// Appended to a `SELECT` whose rows the transaction will change, so
     /// processes doing the same skip them.
     pub fn skip_locked(self) -> &'static str {

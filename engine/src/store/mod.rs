@@ -410,6 +410,12 @@ fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
     options
 }
 
+/// A boolean column as a JSON `true` or `false` inside SQLite's JSON
+/// functions, which would write the 1 or 0 SQLite stores.
+pub(crate) fn json_bool(column: &str) -> String {
+    format!("CASE WHEN {column} THEN json('true') ELSE json('false') END")
+}
+
 /// `$first, $first+1, …` for `n` values: an `IN (…)` list.
 pub fn placeholders(first: usize, n: usize) -> String {
     let mut out = String::with_capacity(n * 7);
