@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 
 use super::deps::SCOPES_FREE;
 use super::dialect::Dialect;
-use super::{CountDeltas, Store, json_bool};
+use super::{CountDeltas, Store, json_bool, too_big};
 use crate::error::{Error, Result};
 use crate::queue::Ordering;
 use crate::state::JobState;
@@ -205,11 +205,22 @@ impl Store {
         struct Read {
             claimed: String,
         }
-        let read = Read::find_by_statement(
-            self.stmt(&Self::claim_read_sql(req.ordering), claim_params(req)),
-        )
-        .one(txn)
-        .await?
+        // A read longer than SQLite's longest string (a thousand jobs with
+        // payloads near their 1 MiB limit) is refused: then it reads half
+        // as many jobs.
+        let mut limit = req.limit;
+        let read = loop {
+            let read = Read::find_by_statement(self.stmt(
+                &Self::claim_read_sql(req.ordering),
+                claim_params(ClaimRequest { limit, ..req }),
+            ))
+            .one(txn)
+            .await;
+            match read {
+                Err(err) if limit > 1 && too_big(&err) => limit /= 2,
+                read => break read?,
+            }
+        }
         .ok_or_else(|| Error::Internal("the claim read no row".into()))?;
         let rows: Vec<(i64, ClaimedJob)> = serde_json::from_str(&read.claimed)
             .map_err(|err| Error::Internal(format!("claimed jobs: {err}")))?;

@@ -125,6 +125,18 @@ pub(crate) fn unique_violation(err: &sea_orm::DbErr) -> bool {
     )
 }
 
+/// Whether SQLite refused to make a string or blob longer than its limit
+/// (`SQLITE_TOOBIG`: 10⁹ bytes).
+pub(crate) fn too_big(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            matches!(&**err, sqlx::Error::Database(db) if db.code().as_deref() == Some("18"))
+        }
+        _ => false,
+    }
+}
+
 /// Changes to the per-(queue, state) counters, applied in the transaction
 /// that changed the states.
 #[derive(Debug, Default)]
@@ -452,7 +464,7 @@ fn push_placeholders(out: &mut String, first: usize, n: usize) {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::FromQueryResult;
+    use sea_orm::{DbBackend, FromQueryResult};
 
     use super::*;
 
@@ -464,6 +476,23 @@ mod tests {
 
     /// Counters change by their deltas, and SQLite runs the statement
     /// without a temporary table (read back from its program).
+    /// A string past SQLite's length limit is told apart from other errors
+    /// (the claim reads fewer jobs then).
+    #[tokio::test]
+    async fn strings_too_long_for_sqlite_are_recognised() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let run = |sql: &'static str| {
+            store
+                .writer()
+                .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+        };
+        let err = run("SELECT zeroblob(1000000001) AS b").await.unwrap_err();
+        assert!(too_big(&err), "{err}");
+        let err = run("SELECT nothing FROM nowhere").await.unwrap_err();
+        assert!(!too_big(&err), "{err}");
+        assert!(run("SELECT zeroblob(1000) AS b").await.is_ok());
+    }
+
     #[tokio::test]
     async fn counter_updates_need_no_temporary_table() {
         #[derive(FromQueryResult)]
