@@ -474,8 +474,6 @@ mod tests {
         assert_eq!(value_rows(1, 2, 2), "($1, $2), ($3, $4)");
     }
 
-    /// Counters change by their deltas, and SQLite runs the statement
-    /// without a temporary table (read back from its program).
     /// A string past SQLite's length limit is told apart from other errors
     /// (the claim reads fewer jobs then).
     #[tokio::test]
@@ -493,6 +491,8 @@ mod tests {
         assert!(run("SELECT zeroblob(1000) AS b").await.is_ok());
     }
 
+    /// Counters change by their deltas, and SQLite runs the statement
+    /// without a temporary table (read back from its program).
     #[tokio::test]
     async fn counter_updates_need_no_temporary_table() {
         #[derive(FromQueryResult)]
