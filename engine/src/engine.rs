@@ -317,7 +317,9 @@ impl Engine {
     }
 
     /// Puts many jobs in one transaction: all are stored, or (on any invalid
-    /// job or duplicate id) none. Returns their ids in order.
+    /// job or duplicate id) none. Returns their ids in order. The jobs are
+    /// created at one instant: a FIFO queue starts them in id order, which
+    /// for generated ids is the order given.
     pub async fn put_many(&self, jobs: Vec<NewJob>) -> Result<Vec<String>> {
         self.put_all(jobs, false).await
     }
@@ -329,12 +331,12 @@ impl Engine {
     }
 
     async fn put_all(&self, jobs: Vec<NewJob>, ignore_duplicates: bool) -> Result<Vec<String>> {
+        let now = self.inner.clock.now_us();
         let rows: Vec<JobInsert> = jobs
             .into_iter()
-            .map(|job| job.validate(&self.inner.registry, &self.inner.clock))
+            .map(|job| job.validate(&self.inner.registry, now))
             .collect::<Result<_>>()?;
         let new_queues = self.unknown_queues(&rows);
-        let now = self.inner.clock.now_us();
         let insert = self
             .inner
             .store

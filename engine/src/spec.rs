@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::clock::{Clock, duration_us};
+use crate::clock::duration_us;
 use crate::dependency::{
     Dependency, OnDependencyFailure, ScopeKind, validate_edges, validate_scopes,
 };
@@ -188,8 +188,9 @@ impl NewJob {
         self
     }
 
-    /// Checks every field and resolves defaults into the row to insert.
-    pub(crate) fn validate(self, registry: &Registry, clock: &Clock) -> Result<JobInsert> {
+    /// Checks every field and resolves defaults into the row to insert,
+    /// created at `now` (µs): a put's jobs are all created at one instant.
+    pub(crate) fn validate(self, registry: &Registry, now: i64) -> Result<JobInsert> {
         validate_queue_name(&self.queue)?;
         let id = match self.id {
             Some(id) => {
@@ -205,7 +206,6 @@ impl NewJob {
             ));
         }
         let type_version = registry.check(&self.job_type, &self.payload)?;
-        let now = clock.now_us();
         let run_at = match (self.run_at, self.delay) {
             (Some(_), Some(_)) => {
                 return Err(invalid("delay", "give either a delay or run_at, not both"));

@@ -1450,6 +1450,92 @@ async fn a_group_runs_its_sub_jobs_in_order_or_at_once(backend: Backend) {
     workers.shutdown(WAIT).await;
 }
 
+/// A put's jobs are stored each as given, whether a field is the same for
+/// all of them (bound once) or differs; they are created at one instant,
+/// and a FIFO queue starts them in the order they were put.
+async fn a_put_stores_each_job_as_given_and_fifo_starts_them_in_put_order(backend: Backend) {
+    let db = backend.fresh().await;
+    let engine = builder().connect(&db.url).await.unwrap();
+    engine
+        .set_queue(
+            "ordered",
+            QueueSettings {
+                concurrency: 1,
+                ..QueueSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let later = Utc::now() + TimeDelta::hours(1);
+    let jobs: Vec<NewJob> = (0..300i32)
+        .map(|i| {
+            let payload = format!("{{\"n\":{i}}}");
+            if i % 3 == 0 {
+                NewJob::from_json("mixed", "noop", payload)
+                    .priority(i % 7)
+                    .max_attempts(1 + i % 5)
+                    .max_time(Duration::from_millis(1_000 + u64::from(i.unsigned_abs())))
+                    .delay(TimeDelta::minutes(i64::from(i % 4)))
+                    .dispatch_by(later + TimeDelta::seconds(i64::from(i)))
+            } else {
+                NewJob::from_json("ordered", "noop", payload)
+            }
+        })
+        .collect();
+    let ids = engine.put_many(jobs).await.unwrap();
+    let mut created = HashSet::new();
+    for (i, id) in (0..300i32).zip(&ids) {
+        let job = engine.get(id).await.unwrap();
+        assert_eq!(job.payload, serde_json::json!({ "n": i }));
+        assert_eq!(job.state, JobState::Pending);
+        assert_eq!(job.job_type, "noop");
+        created.insert(job.created_at);
+        if i % 3 == 0 {
+            assert_eq!(job.queue, "mixed");
+            assert_eq!(job.priority, i % 7);
+            assert_eq!(job.max_attempts, 1 + i % 5);
+            assert_eq!(job.max_time_ms, Some(1_000 + i64::from(i)));
+            assert_eq!(
+                job.run_at - job.created_at,
+                TimeDelta::minutes(i64::from(i % 4))
+            );
+            assert_eq!(
+                job.dispatch_by.map(|at| at.timestamp_micros()),
+                Some((later + TimeDelta::seconds(i64::from(i))).timestamp_micros())
+            );
+        } else {
+            assert_eq!(job.queue, "ordered");
+            assert_eq!(
+                (job.priority, job.max_time_ms, job.dispatch_by),
+                (0, None, None)
+            );
+            assert_eq!(job.run_at, job.created_at);
+        }
+    }
+    assert_eq!(created.len(), 1, "one instant for the whole put");
+
+    let mut events = engine.subscribe();
+    let workers = engine.start_workers(only("ordered")).await.unwrap();
+    let put_order: Vec<&String> = (0..300)
+        .zip(&ids)
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, id)| id)
+        .collect();
+    let mut started = Vec::new();
+    while started.len() < put_order.len() {
+        let event = next_event(&mut events, "the next start", |e| {
+            e.queue == "ordered" && matches!(e.kind, JobEventKind::Started { .. })
+        })
+        .await;
+        started.push(event.id);
+    }
+    assert!(
+        started.iter().eq(put_order.iter().copied()),
+        "started out of put order: {started:?}"
+    );
+    workers.shutdown(WAIT).await;
+}
+
 on_both_backends!(
     many_producers_complete_every_job_exactly_once,
     wait_until_is_honoured,
@@ -1472,4 +1558,5 @@ on_both_backends!(
     a_rate_limited_queue_starts_jobs_at_its_rate,
     a_job_not_started_by_its_deadline_expires,
     a_group_runs_its_sub_jobs_in_order_or_at_once,
+    a_put_stores_each_job_as_given_and_fifo_starts_them_in_put_order,
 );

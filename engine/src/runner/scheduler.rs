@@ -165,7 +165,7 @@ async fn fire_due(engine: &Engine) -> Result<usize> {
                     .record
                     .def
                     .job(at)
-                    .validate(engine.registry(), engine.clock())
+                    .validate(engine.registry(), now_us)
                 {
                     Ok(row) => {
                         *pending.entry(row.queue().to_owned()).or_default() += 1;

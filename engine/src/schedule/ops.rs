@@ -18,7 +18,8 @@ impl Engine {
         if let SpecDef::Interval { start_at, .. } = &mut def.spec {
             start_at.get_or_insert(now);
         }
-        def.job(now).validate(self.registry(), self.clock())?;
+        def.job(now)
+            .validate(self.registry(), now.timestamp_micros())?;
         Ok((def, spec))
     }
 

@@ -109,13 +109,19 @@ impl Dialect {
     /// size, and a statement text that doesn't change with the number of
     /// rows, so it is parsed and planned once per connection, not once per
     /// batch size with a plan for hundreds of parameters.
+    ///
+    /// A column whose value every row shares (other than the first) is
+    /// bound once, after `leading`, not once a row: a put's jobs share all
+    /// but their ids and payloads, a burn-down's results all but their ids
+    /// and times, and SQLite's 2,000-row insert ran ~45 % faster binding two
+    /// values a row than thirteen. The table's text then names which
+    /// columns are shared, so a statement has a few texts, not one.
     pub fn tables(
         self,
         types: &[&str],
         values: Vec<Value>,
         leading: &[Value],
     ) -> Result<Vec<Table>> {
-        let first = leading.len() + 1;
         let width = types.len();
         if width == 0 || !values.len().is_multiple_of(width) {
             return Err(Error::Internal(format!(
@@ -123,45 +129,76 @@ impl Dialect {
                 values.len()
             )));
         }
-        match self {
-            Dialect::Sqlite => Ok(sqlite_tables(values, leading, width, Padding::Nulls)
-                .into_iter()
-                .map(|(values, rows, padded)| Table {
-                    // The padding rows are all NULL: the filter drops them.
-                    sql: format!(
-                        "(SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL) AS v",
-                        value_rows(first, padded, width)
+        let split = Shared::split(values, width);
+        // Bound before the rows: the leading values, then the shared ones.
+        let before: Vec<Value> = leading.iter().chain(&split.values).cloned().collect();
+        let first = before.len() + 1;
+        let rows_width = split.varying.len();
+        // `v`'s columns from the rows' (`t`'s) and the shared values, when
+        // any are shared. The first column is always the rows' first.
+        let projection = (!split.shared.is_empty()).then(|| {
+            let columns: Vec<String> = (0..width)
+                .map(|column| match split.shared.binary_search(&column) {
+                    Ok(k) => format!(
+                        "{} AS column{}",
+                        self.typed(leading.len() + 1 + k, types[column]),
+                        column + 1
                     ),
-                    values,
-                    rows,
+                    Err(_) => {
+                        let from = split.varying.partition_point(|&c| c < column) + 1;
+                        format!("t.column{from} AS column{}", column + 1)
+                    }
                 })
-                .collect()),
+                .collect();
+            columns.join(", ")
+        });
+        match self {
+            Dialect::Sqlite => Ok(
+                sqlite_tables(split.rows, &before, rows_width, Padding::Nulls)
+                    .into_iter()
+                    .map(|(values, rows, padded)| Table {
+                        // The padding rows are all NULL: the filter drops them.
+                        sql: format!(
+                            "(SELECT {} FROM (VALUES {}) AS t WHERE t.column1 IS NOT NULL) AS v",
+                            projection.as_deref().unwrap_or("*"),
+                            value_rows(first, padded, rows_width)
+                        ),
+                        values,
+                        rows,
+                    })
+                    .collect(),
+            ),
             Dialect::Postgres => {
                 let unnest = {
-                    let arrays: Vec<String> = types
+                    let arrays: Vec<String> = split
+                        .varying
                         .iter()
                         .enumerate()
-                        .map(|(i, ty)| format!("${}::{ty}[]", first + i))
+                        .map(|(i, &column)| format!("${}::{}[]", first + i, types[column]))
                         .collect();
-                    let columns: Vec<String> = (1..=width).map(|i| format!("column{i}")).collect();
-                    format!(
-                        "unnest({}) AS v ({})",
-                        arrays.join(", "),
-                        columns.join(", ")
-                    )
+                    let columns: Vec<String> =
+                        (1..=rows_width).map(|i| format!("column{i}")).collect();
+                    let rows = format!("unnest({}) AS ", arrays.join(", "));
+                    match &projection {
+                        None => format!("{rows}v ({})", columns.join(", ")),
+                        Some(projection) => format!(
+                            "(SELECT {projection} FROM {rows}t ({})) AS v",
+                            columns.join(", ")
+                        ),
+                    }
                 };
                 let mut tables = Vec::new();
-                let mut columns = vec![String::from("{"); width];
+                let mut columns = vec![String::from("{"); rows_width];
                 let mut rows = 0usize;
-                let mut cells = vec![String::new(); width];
-                for row in values.chunks(width) {
+                let mut cells = vec![String::new(); rows_width];
+                for row in split.rows.chunks(rows_width) {
                     for (cell, value) in cells.iter_mut().zip(row) {
                         cell.clear();
                         array_element(cell, value)?;
                     }
                     let size: usize = columns.iter().chain(&cells).map(|c| c.len() + 1).sum();
                     if rows > 0 && size > POSTGRES_TABLE_BYTES {
-                        tables.push(close_arrays(&unnest, leading, &mut columns, rows));
+                        tables.push(close_arrays(&unnest, &before, &mut columns, rows));
                         rows = 0;
                     }
                     for (column, cell) in columns.iter_mut().zip(&cells) {
@@ -173,10 +210,20 @@ impl Dialect {
                     rows += 1;
                 }
                 if rows > 0 {
-                    tables.push(close_arrays(&unnest, leading, &mut columns, rows));
+                    tables.push(close_arrays(&unnest, &before, &mut columns, rows));
                 }
                 Ok(tables)
             }
+        }
+    }
+
+    /// Placeholder `$n` as a value of `ty` (a PostgreSQL type): cast on
+    /// PostgreSQL, which would otherwise infer a bare parameter's type from
+    /// where it is used; as it is on SQLite, which has no such types.
+    fn typed(self, n: usize, ty: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("${n}"),
+            Dialect::Postgres => format!("${n}::{ty}"),
         }
     }
 
@@ -229,6 +276,53 @@ impl Dialect {
     /// (PostgreSQL's autovacuum lags a bulk load; SQLite plans without them).
     pub fn analyzes_after_inserts(self) -> bool {
         self == Dialect::Postgres
+    }
+}
+
+/// Rows split into the columns all of them share and the columns that vary.
+#[derive(Debug, PartialEq)]
+struct Shared {
+    /// The shared columns' indexes, in order.
+    shared: Vec<usize>,
+    /// Their values.
+    values: Vec<Value>,
+    /// The varying columns' indexes, in order; the first column is always
+    /// one of them (a table has at least one column, and SQLite's padding
+    /// rows are told by their first).
+    varying: Vec<usize>,
+    /// The varying columns' values, row by row.
+    rows: Vec<Value>,
+}
+
+impl Shared {
+    /// Splits `values`, rows of `width` values each.
+    fn split(values: Vec<Value>, width: usize) -> Shared {
+        let (first, rest) = values.split_at(width.min(values.len()));
+        let is_shared: Vec<bool> = (0..width)
+            .map(|column| {
+                column > 0
+                    && column < first.len()
+                    && rest.chunks(width).all(|row| row[column] == first[column])
+            })
+            .collect();
+        let (shared, varying): (Vec<usize>, Vec<usize>) =
+            (0..width).partition(|&column| is_shared[column]);
+        let shared_values = shared
+            .iter()
+            .map(|&column| values[column].clone())
+            .collect();
+        let rows = values
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !is_shared[i % width])
+            .map(|(_, value)| value)
+            .collect();
+        Shared {
+            shared,
+            values: shared_values,
+            varying,
+            rows,
+        }
     }
 }
 
@@ -391,7 +485,7 @@ mod tests {
         assert_eq!(tables.len(), 1);
         assert_eq!(
             tables[0].sql,
-            "(SELECT * FROM (VALUES ($3, $4), ($5, $6)) WHERE column1 IS NOT NULL) AS v"
+            "(SELECT * FROM (VALUES ($3, $4), ($5, $6)) AS t WHERE t.column1 IS NOT NULL) AS v"
         );
         assert_eq!(tables[0].values.len(), 2 + 4);
         assert_eq!(tables[0].values[..2], [Value::from("owner"), 0i64.into()]);
@@ -441,6 +535,68 @@ mod tests {
                 Value::from("{t,f}"),
             ]
         );
+    }
+
+    #[test]
+    fn columns_every_row_shares_are_bound_once() {
+        let row = |id: &str, queue: &str, payload: &str, at: Option<i64>| -> Vec<Value> {
+            vec![id.into(), queue.into(), payload.into(), at.into()]
+        };
+        let types = ["text", "text", "text", "int8"];
+        let values = || {
+            [
+                row("a", "q", "{}", None),
+                row("b", "q", "[1]", None),
+                row("c", "q", "{}", None),
+            ]
+            .concat()
+        };
+        let split = Shared::split(values(), 4);
+        assert_eq!(split.shared, [1, 3]);
+        assert_eq!(split.values, [Value::from("q"), Value::from(None::<i64>)]);
+        assert_eq!(split.varying, [0, 2]);
+        assert_eq!(
+            split.rows,
+            ["a", "{}", "b", "[1]", "c", "{}"].map(Value::from)
+        );
+
+        let sqlite = Dialect::Sqlite
+            .tables(&types, values(), &["owner".into()])
+            .unwrap();
+        assert_eq!(
+            sqlite[0].sql,
+            "(SELECT t.column1 AS column1, $2 AS column2, t.column2 AS column3, $3 AS column4 \
+             FROM (VALUES ($4, $5), ($6, $7), ($8, $9)) AS t WHERE t.column1 IS NOT NULL) AS v"
+        );
+        assert_eq!(sqlite[0].values.len(), 1 + 2 + 6);
+        assert_eq!(
+            sqlite[0].values[..3],
+            ["owner".into(), "q".into(), Value::from(None::<i64>)]
+        );
+        let postgres = Dialect::Postgres
+            .tables(&types, values(), &["owner".into()])
+            .unwrap();
+        assert_eq!(
+            postgres[0].sql,
+            "(SELECT t.column1 AS column1, $2::text AS column2, t.column2 AS column3, \
+             $3::int8 AS column4 FROM unnest($4::text[], $5::text[]) AS t (column1, column2)) AS v"
+        );
+        assert_eq!(
+            postgres[0].values[3..],
+            [
+                Value::from(r#"{"a","b","c"}"#),
+                Value::from(r#"{"{}","[1]","{}"}"#)
+            ]
+        );
+
+        // One row shares every column but the first, which stays a row's.
+        let split = Shared::split(row("a", "q", "{}", Some(5)), 4);
+        assert_eq!((split.shared, split.varying), (vec![1, 2, 3], vec![0]));
+        assert_eq!(split.rows, [Value::from("a")]);
+
+        // A NULL and a value are not shared.
+        let values = [row("a", "q", "{}", None), row("b", "q", "{}", Some(1))].concat();
+        assert_eq!(Shared::split(values, 4).shared, [1, 2]);
     }
 
     #[test]
