@@ -38,8 +38,12 @@ pub const HOLD_LIMIT: Duration = Duration::from_millis(250);
 /// How long a runner claims nothing ahead after it claimed jobs with
 /// dispatch scopes.
 const SCOPED_PAUSE: Duration = Duration::from_secs(1);
-/// Over how long the start rate is measured.
+/// Over how long the rate jobs end at is measured.
 const PACE_WINDOW: Duration = Duration::from_millis(100);
+/// Over how long it is measured first, when nothing is known: a burst of
+/// short jobs is claimed ahead after 10 ms, not after 100 ms of claims of
+/// one job per free worker.
+const FIRST_PACE_WINDOW: Duration = Duration::from_millis(10);
 
 /// A queue's rate limit in this process: a token bucket holding up to one
 /// second of starts, refilled continuously by the engine's clock.
@@ -74,6 +78,8 @@ impl Bucket {
 #[derive(Debug)]
 pub(crate) struct Slots {
     busy: AtomicUsize,
+    /// Runs ended since the runner started.
+    ended: AtomicUsize,
     gauge: IntGauge,
     freed: Notify,
 }
@@ -82,6 +88,7 @@ impl Slots {
     fn new(gauge: IntGauge) -> Self {
         Slots {
             busy: AtomicUsize::new(0),
+            ended: AtomicUsize::new(0),
             gauge,
             freed: Notify::new(),
         }
@@ -96,7 +103,13 @@ impl Slots {
         self.gauge.inc();
     }
 
+    /// How many runs have ended.
+    fn ended(&self) -> usize {
+        self.ended.load(AtomicOrdering::Acquire)
+    }
+
     pub fn release(&self) {
+        self.ended.fetch_add(1, AtomicOrdering::AcqRel);
         self.busy.fetch_sub(1, AtomicOrdering::AcqRel);
         self.gauge.dec();
         self.freed.notify_one();
@@ -114,40 +127,55 @@ struct Held {
     at: Instant,
 }
 
-/// The rate a queue's jobs have been starting at in this runner, and so
-/// how many to claim ahead of its workers.
+/// The rate a queue's jobs have been ending at in this runner — the rate
+/// its workers free up — and so how many to claim ahead of them. (Ends,
+/// not starts: the first claim fills every worker at once, which says
+/// nothing of how fast they free up; jobs that take seconds end none.)
 #[derive(Debug)]
 struct Pace {
     since: Instant,
-    started: usize,
+    /// Runs ended before `since`.
+    ended_before: usize,
     per_sec: f64,
 }
 
 impl Pace {
-    fn new() -> Self {
+    /// A pace knowing nothing yet, `ended` runs having ended.
+    fn new(ended: usize) -> Self {
         Pace {
             since: Instant::now(),
-            started: 0,
+            ended_before: ended,
             per_sec: 0.0,
         }
     }
 
-    /// Counts `n` starts; every [`PACE_WINDOW`] the rate moves halfway to
-    /// the window's own.
-    fn note(&mut self, n: usize) {
-        self.started += n;
+    /// Notes that `ended` runs have ended in all. The first rate is taken
+    /// over [`FIRST_PACE_WINDOW`]; then every [`PACE_WINDOW`] the rate
+    /// moves halfway to the window's own.
+    fn note(&mut self, ended: usize) {
         let elapsed = self.since.elapsed();
-        if elapsed >= PACE_WINDOW {
-            let rate = self.started as f64 / elapsed.as_secs_f64();
-            self.per_sec = (self.per_sec + rate) / 2.0;
-            self.started = 0;
+        let known = self.per_sec > 0.0;
+        if elapsed
+            >= if known {
+                PACE_WINDOW
+            } else {
+                FIRST_PACE_WINDOW
+            }
+        {
+            let rate = ended.saturating_sub(self.ended_before) as f64 / elapsed.as_secs_f64();
+            self.per_sec = if known {
+                (self.per_sec + rate) / 2.0
+            } else {
+                rate
+            };
+            self.ended_before = ended;
             self.since = Instant::now();
         }
     }
 
-    /// Forgets the rate: nothing is starting.
-    fn reset(&mut self) {
-        *self = Pace::new();
+    /// Forgets the rate: nothing is ending.
+    fn reset(&mut self, ended: usize) {
+        *self = Pace::new(ended);
     }
 
     /// How many jobs to hold ahead of the workers: [`AHEAD`] of work at
@@ -187,7 +215,7 @@ pub(crate) async fn run(
     let mut bucket: Option<Bucket> = None;
     let mut existed = false;
     let mut held: VecDeque<Held> = VecDeque::new();
-    let mut pace = Pace::new();
+    let mut pace = Pace::new(slots.ended());
     // When a claim last took jobs with dispatch scopes.
     let mut scoped: Option<Instant> = None;
     // Set when a claim found nothing more ready: until then (the next due
@@ -237,8 +265,8 @@ pub(crate) async fn run(
         }
         let concurrency = usize::try_from(settings.concurrency).unwrap_or(1);
         // Free workers take the jobs claimed ahead first.
-        let started = start_held(&engine, &queue, &mut held, concurrency, &results, &slots);
-        pace.note(started);
+        start_held(&engine, &queue, &mut held, concurrency, &results, &slots);
+        pace.note(slots.ended());
         gauges.held.set(held.len() as i64);
         let free = concurrency.saturating_sub(slots.busy());
         // A rate-limited queue starts what its tokens allow, and jobs with
@@ -284,7 +312,7 @@ pub(crate) async fn run(
                     // Every worker is busy with longer jobs: let other
                     // processes have these, and claim no more ahead.
                     hand_back(&engine, &mut held, &results, &gauges.held);
-                    pace.reset();
+                    pace.reset(slots.ended());
                 }
                 // A retry may be what is due: promote it on the next claim.
                 () = engine.clock().sleep_until(wake_at) => {
@@ -370,14 +398,8 @@ pub(crate) async fn run(
         // Started at once, before anything else is awaited: a job that
         // blocks its thread (a current-thread runtime, like a frozen
         // process) then finds this runner with no write transaction open.
-        pace.note(start_held(
-            &engine,
-            &queue,
-            &mut held,
-            concurrency,
-            &results,
-            &slots,
-        ));
+        start_held(&engine, &queue, &mut held, concurrency, &results, &slots);
+        pace.note(slots.ended());
         gauges.held.set(held.len() as i64);
         if got == limit {
             continue;
@@ -410,7 +432,7 @@ pub(crate) async fn run(
 }
 
 /// Starts held jobs, oldest first, on the free workers of a queue of
-/// `concurrency`. Returns how many started.
+/// `concurrency`.
 fn start_held(
     engine: &Engine,
     queue: &Arc<str>,
@@ -418,7 +440,7 @@ fn start_held(
     concurrency: usize,
     results: &mpsc::UnboundedSender<Finish>,
     slots: &Arc<Slots>,
-) -> usize {
+) {
     let starting = concurrency.saturating_sub(slots.busy()).min(held.len());
     if starting > 0 {
         let now = engine.clock().now_us();
@@ -426,7 +448,6 @@ fn start_held(
             start(engine, queue, held, now, results, slots);
         }
     }
-    starting
 }
 
 /// Starts a held job on a free worker.
@@ -534,29 +555,55 @@ mod tests {
         let window = Duration::from_millis(200);
         let mut pace = Pace {
             since: Instant::now() - window,
-            started: 0,
+            ended_before: 0,
             per_sec: 0.0,
         };
         assert_eq!(pace.ahead(), 0);
-        // 2,000 starts in 200 ms: 10,000/s, half-way from nothing.
+        // 2,000 ends in 200 ms: 10,000/s, the first rate, taken as it is.
         pace.note(2_000);
         assert!(
-            (4_900.0..=5_000.0).contains(&pace.per_sec),
+            (9_800.0..=10_000.0).contains(&pace.per_sec),
             "{}",
             pace.per_sec
         );
-        assert!((245..=250).contains(&pace.ahead()), "{}", pace.ahead());
-        // Within a window starts only add up.
+        assert!((490..=500).contains(&pace.ahead()), "{}", pace.ahead());
+        // Within a window ends only add up.
         pace.note(1_000_000);
-        assert!(pace.per_sec < 5_000.0);
+        assert!(pace.per_sec <= 10_000.0);
+        // Then each window moves it halfway: 4,000 more ends in 200 ms
+        // (20,000/s) make it 15,000/s.
+        pace.since = Instant::now() - window;
+        pace.note(6_000);
+        assert!(
+            (14_500.0..=15_000.0).contains(&pace.per_sec),
+            "{}",
+            pace.per_sec
+        );
         // Very fast jobs: never more than a claim's worth.
         pace.per_sec = 1e9;
         assert_eq!(pace.ahead(), MAX_CLAIM_BATCH);
         // Slow jobs (seconds each): nothing ahead.
         pace.per_sec = 10.0;
         assert_eq!(pace.ahead(), 0);
-        pace.reset();
+        pace.reset(6_000);
         assert_eq!(pace.ahead(), 0);
+    }
+
+    /// Workers that fill up and end nothing (long jobs) give no rate, even
+    /// after the first claim started every one of them at once.
+    #[test]
+    fn no_ends_no_pace() {
+        let mut pace = Pace {
+            since: Instant::now() - FIRST_PACE_WINDOW,
+            ended_before: 7,
+            per_sec: 0.0,
+        };
+        pace.note(7);
+        assert_eq!(pace.ahead(), 0);
+        assert!(
+            pace.since.elapsed() < FIRST_PACE_WINDOW,
+            "a new window began"
+        );
     }
 
     #[test]
