@@ -108,7 +108,8 @@ impl NewJob {
         }
     }
 
-    /// Sets the id.
+    /// Sets the id (by default a UUIDv7, ordered within the process). A
+    /// FIFO queue starts the jobs of one put in id order.
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
         self

@@ -30,7 +30,7 @@ const PROMOTE_INTERVAL: Duration = Duration::from_millis(100);
 /// claiming again: one claim per batch instead of one per finished job.
 const CLAIM_COOLDOWN: Duration = Duration::from_millis(2);
 /// How much work a runner claims ahead of its workers, at the rate its
-/// jobs have been starting (at most [`MAX_CLAIM_BATCH`] jobs).
+/// jobs have been ending (at most [`MAX_CLAIM_BATCH`] jobs).
 pub const AHEAD: Duration = Duration::from_millis(50);
 /// Longest a job claimed ahead waits for a worker before it is handed
 /// back for other processes to take (every worker busy with long jobs).

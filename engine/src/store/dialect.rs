@@ -4,6 +4,7 @@
 
 use sea_orm::{DbBackend, Statement, Value};
 
+use super::shared::Shared;
 use super::{placeholders, value_rows};
 use crate::error::{Error, Result};
 
@@ -187,6 +188,10 @@ impl Dialect {
                         ),
                     }
                 };
+                // What the statement binds besides the arrays counts too
+                // (a payload every row shares is sent once, but sent).
+                let budget = POSTGRES_TABLE_BYTES
+                    .saturating_sub(before.iter().map(value_bytes).sum::<usize>());
                 let mut tables = Vec::new();
                 let mut columns = vec![String::from("{"); rows_width];
                 let mut rows = 0usize;
@@ -197,7 +202,7 @@ impl Dialect {
                         array_element(cell, value)?;
                     }
                     let size: usize = columns.iter().chain(&cells).map(|c| c.len() + 1).sum();
-                    if rows > 0 && size > POSTGRES_TABLE_BYTES {
+                    if rows > 0 && size > budget {
                         tables.push(close_arrays(&unnest, &before, &mut columns, rows));
                         rows = 0;
                     }
@@ -276,53 +281,6 @@ impl Dialect {
     /// (PostgreSQL's autovacuum lags a bulk load; SQLite plans without them).
     pub fn analyzes_after_inserts(self) -> bool {
         self == Dialect::Postgres
-    }
-}
-
-/// Rows split into the columns all of them share and the columns that vary.
-#[derive(Debug, PartialEq)]
-struct Shared {
-    /// The shared columns' indexes, in order.
-    shared: Vec<usize>,
-    /// Their values.
-    values: Vec<Value>,
-    /// The varying columns' indexes, in order; the first column is always
-    /// one of them (a table has at least one column, and SQLite's padding
-    /// rows are told by their first).
-    varying: Vec<usize>,
-    /// The varying columns' values, row by row.
-    rows: Vec<Value>,
-}
-
-impl Shared {
-    /// Splits `values`, rows of `width` values each.
-    fn split(values: Vec<Value>, width: usize) -> Shared {
-        let (first, rest) = values.split_at(width.min(values.len()));
-        let is_shared: Vec<bool> = (0..width)
-            .map(|column| {
-                column > 0
-                    && column < first.len()
-                    && rest.chunks(width).all(|row| row[column] == first[column])
-            })
-            .collect();
-        let (shared, varying): (Vec<usize>, Vec<usize>) =
-            (0..width).partition(|&column| is_shared[column]);
-        let shared_values = shared
-            .iter()
-            .map(|&column| values[column].clone())
-            .collect();
-        let rows = values
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| !is_shared[i % width])
-            .map(|(_, value)| value)
-            .collect();
-        Shared {
-            shared,
-            values: shared_values,
-            varying,
-            rows,
-        }
     }
 }
 
@@ -438,6 +396,14 @@ fn array_element(out: &mut String, value: &Value) -> Result<()> {
     Ok(())
 }
 
+/// About how many bytes `value` takes in a PostgreSQL message.
+fn value_bytes(value: &Value) -> usize {
+    match value {
+        Value::String(Some(text)) => text.len(),
+        _ => 8,
+    }
+}
+
 /// Rewrites `$n` placeholders to anonymous `?`s, repeating values that are
 /// used more than once. When the text uses every value once, in order (as
 /// bulk statements do), the values are kept as they are, not copied.
@@ -551,15 +517,6 @@ mod tests {
             ]
             .concat()
         };
-        let split = Shared::split(values(), 4);
-        assert_eq!(split.shared, [1, 3]);
-        assert_eq!(split.values, [Value::from("q"), Value::from(None::<i64>)]);
-        assert_eq!(split.varying, [0, 2]);
-        assert_eq!(
-            split.rows,
-            ["a", "{}", "b", "[1]", "c", "{}"].map(Value::from)
-        );
-
         let sqlite = Dialect::Sqlite
             .tables(&types, values(), &["owner".into()])
             .unwrap();
@@ -588,15 +545,6 @@ mod tests {
                 Value::from(r#"{"{}","[1]","{}"}"#)
             ]
         );
-
-        // One row shares every column but the first, which stays a row's.
-        let split = Shared::split(row("a", "q", "{}", Some(5)), 4);
-        assert_eq!((split.shared, split.varying), (vec![1, 2, 3], vec![0]));
-        assert_eq!(split.rows, [Value::from("a")]);
-
-        // A NULL and a value are not shared.
-        let values = [row("a", "q", "{}", None), row("b", "q", "{}", Some(1))].concat();
-        assert_eq!(Shared::split(values, 4).shared, [1, 2]);
     }
 
     #[test]
@@ -635,6 +583,32 @@ mod tests {
             })
             .collect();
         assert_eq!(numbers, (0..20).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    /// A value every row shares is sent once, but it is sent: the arrays
+    /// beside it get what is left of the message.
+    #[test]
+    fn postgres_tables_leave_room_for_shared_values() {
+        let payload = "p".repeat(10_000);
+        let values: Vec<Value> = (0..1_000)
+            .flat_map(|i| {
+                [
+                    Value::from(format!("job-{i:05}")),
+                    Value::from(payload.clone()),
+                ]
+            })
+            .collect();
+        let tables = Dialect::Postgres
+            .tables(&["text", "text"], values, &[])
+            .unwrap();
+        let mut rows = 0;
+        for table in &tables {
+            let bytes: usize = table.values.iter().map(value_bytes).sum();
+            assert!(bytes <= POSTGRES_TABLE_BYTES, "{bytes} bytes");
+            assert_eq!(table.values[0], Value::from(payload.clone()));
+            rows += table.rows;
+        }
+        assert_eq!(rows, 1_000);
     }
 
     #[test]
