@@ -292,7 +292,9 @@ pub(crate) async fn run(
             let stale_at = held.front().map(|held| held.at + HOLD_LIMIT);
             tokio::select! {
                 () = shutdown.drain.cancelled() => break,
-                () = slots.freed.notified(), if free == 0 && (idle_until.is_none() || !held.is_empty()) => {
+                // With jobs held, any freed worker: one may have freed
+                // since they were started above (it left a permit).
+                () = slots.freed.notified(), if !held.is_empty() || (free == 0 && idle_until.is_none()) => {
                     // Let other runs that are finishing finish too, so the
                     // next claim takes a batch rather than one job.
                     if held.is_empty() && idle_until.is_none() {
