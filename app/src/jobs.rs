@@ -348,6 +348,39 @@ pub fn Jobs() -> impl IntoView {
         }
         Some(totals)
     });
+    // A job can enter the list without having been shown in it (a page
+    // left empty by a retry fills again as the jobs fail again): when the
+    // count of the tab shown changes, read the page again. (Its key, so a
+    // new tab is read once, by the query.)
+    let tab_count = Memo::new(move |_| {
+        let (state, queue) = query.with(|q| (q.state.clone(), q.queue.clone()));
+        let totals = live_counts.get();
+        let count = live.counts.with(|table| {
+            let (table, totals) = (table.as_ref()?, totals?);
+            match &state {
+                None => Some(totals.iter().sum::<i64>()),
+                Some(state) => table
+                    .states
+                    .iter()
+                    .position(|s| s == state)
+                    .and_then(|i| totals.get(i).copied()),
+            }
+        });
+        (state, queue, count)
+    });
+    let seen = StoredValue::new(None::<(Option<String>, Option<String>, Option<i64>)>);
+    crate::when_live(move || {
+        let now = tab_count.get();
+        let before = seen.get_value();
+        seen.set_value(Some(now.clone()));
+        if let Some((state, queue, count)) = before
+            && (state, queue) == (now.0.clone(), now.1.clone())
+            && count.is_some()
+            && count != now.2
+        {
+            reread.update(|n| *n += 1);
+        }
+    });
     let may_change = may_change();
 
     view! {
