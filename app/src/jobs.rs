@@ -359,11 +359,7 @@ pub fn Jobs() -> impl IntoView {
             let (table, totals) = (table.as_ref()?, totals?);
             match &state {
                 None => Some(totals.iter().sum::<i64>()),
-                Some(state) => table
-                    .states
-                    .iter()
-                    .position(|s| s == state)
-                    .and_then(|i| totals.get(i).copied()),
+                Some(state) => count_in(&table.states, &totals, state),
             }
         });
         (state, queue, count)
@@ -446,11 +442,7 @@ fn JobsView(
         let states = states.clone();
         move |state: &str| {
             let counts = live_counts.get().unwrap_or_else(|| counts.clone());
-            states
-                .iter()
-                .position(|s| s == state)
-                .and_then(|i| counts.get(i).copied())
-                .unwrap_or(0)
+            count_in(&states, &counts, state).unwrap_or(0)
         }
     };
     let empty = jobs.is_empty();
@@ -853,6 +845,14 @@ fn JobTable(
             </table>
         </div>
     }
+}
+
+/// The count of `state` among `counts`, aligned with `states`.
+fn count_in(states: &[String], counts: &[i64], state: &str) -> Option<i64> {
+    states
+        .iter()
+        .position(|s| s == state)
+        .and_then(|i| counts.get(i).copied())
 }
 
 #[cfg(test)]
