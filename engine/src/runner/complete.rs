@@ -54,7 +54,9 @@ pub(crate) async fn run(
                 .metrics()
                 .timed(
                     "complete",
-                    engine.store().finish(&queue, engine.process_id(), &batch),
+                    engine
+                        .store()
+                        .finish(&queue, engine.process_id(), &mut batch),
                 )
                 .await
             {

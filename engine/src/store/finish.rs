@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Value};
 
+use super::control::ABORTED_BY_OPERATOR;
 use super::deps::Change;
 use super::dialect::{Dialect, Table};
 use super::signal::Signal;
@@ -122,19 +123,25 @@ const COLUMNS: [&str; 8] = [
 impl Store {
     /// Records a batch of finished attempts of `queue` owned by `owner`.
     /// Returns the ids whose results were accepted; the others were no
-    /// longer owned by this claim.
+    /// longer owned by this claim. A job handed back (unstarted or
+    /// released) whose abort was requested meanwhile ends aborted: its
+    /// outcome in `batch` is changed to say so.
     pub async fn finish(
         &self,
         queue: &str,
         owner: &str,
-        batch: &[Finish],
+        batch: &mut [Finish],
     ) -> Result<HashSet<String>> {
         if batch.is_empty() {
             return Ok(HashSet::new());
         }
         // Built before the transaction, which holds SQLite's one writer.
-        let tables = self.result_tables(owner, batch)?;
+        let mut tables = self.result_tables(owner, batch)?;
         let mut txn = self.begin().await?;
+        if self.abort_hand_backs(&txn, owner, batch).await? {
+            tables = self.result_tables(owner, batch)?;
+        }
+        let batch = &*batch;
         let written = match self.dialect() {
             Dialect::Sqlite => match self.write_results_counted(&txn, tables, batch).await? {
                 Some(written) => written,
@@ -212,6 +219,49 @@ impl Store {
         self.signal(&txn, &signals).await?;
         txn.commit().await?;
         Ok(accepted)
+    }
+
+    /// Turns the hand-backs in `batch` of jobs whose abort was requested
+    /// (the request reached the database, but not yet this process) into
+    /// aborts: handing them back would lose the request. Their rows stay
+    /// locked until the results are written, so an abort cannot slip in
+    /// between. Returns whether any outcome changed.
+    async fn abort_hand_backs(
+        &self,
+        txn: &DatabaseTransaction,
+        owner: &str,
+        batch: &mut [Finish],
+    ) -> Result<bool> {
+        #[derive(FromQueryResult)]
+        struct Requested {
+            id: String,
+        }
+        let handed_back: Vec<&str> = batch
+            .iter()
+            .filter(|f| f.outcome.handed_back())
+            .map(|f| f.id.as_str())
+            .collect();
+        if handed_back.is_empty() {
+            return Ok(false);
+        }
+        let mut requested = HashSet::new();
+        for list in self.dialect().id_lists(&handed_back, &[owner.into()])? {
+            let rows = Requested::find_by_statement(self.stmt(
+                &format!(
+                    "SELECT id FROM jobs WHERE id {} AND {OWNED} AND abort_requested{}",
+                    list.sql,
+                    self.dialect().row_lock()
+                ),
+                list.values,
+            ))
+            .all(txn)
+            .await?;
+            requested.extend(rows.into_iter().map(|row| row.id));
+        }
+        for f in batch.iter_mut().filter(|f| requested.contains(&f.id)) {
+            f.outcome = Outcome::Aborted(ABORTED_BY_OPERATOR.to_owned());
+        }
+        Ok(!requested.is_empty())
     }
 
     /// The results of `batch` as the tables of [`results_sql`].
@@ -392,4 +442,78 @@ pub(crate) struct AttemptRow<'a> {
     pub ended_at: i64,
     pub outcome: &'a str,
     pub error: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::claim::ClaimRequest;
+    use crate::{Engine, NewJob, Ordering};
+
+    /// A runner hands back a job held ahead of its workers before the
+    /// abort requested for it reaches the process (the request is in the
+    /// database; its signal is on the way): the job ends aborted, not
+    /// pending to run later. Its neighbour goes back as if never claimed.
+    #[tokio::test]
+    async fn a_hand_back_does_not_undo_an_abort_requested_meanwhile() {
+        let engine = Engine::builder().connect("sqlite::memory:").await.unwrap();
+        let jobs = (0..2)
+            .map(|_| NewJob::from_json("q", "noop", "{}"))
+            .collect();
+        let ids = engine.put_many(jobs).await.unwrap();
+        let now = engine.clock().now_us();
+        let claimed = engine
+            .store()
+            .claim(ClaimRequest {
+                queue: "q",
+                ordering: Ordering::Fifo,
+                owner: "holder",
+                now,
+                lock_expires_at: now + 60_000_000,
+                limit: 2,
+                promote_retries: false,
+            })
+            .await
+            .unwrap()
+            .jobs;
+        assert_eq!(claimed.len(), 2);
+        engine.abort(&ids[0]).await.unwrap();
+        let mut batch: Vec<Finish> = claimed
+            .into_iter()
+            .map(|job| Finish {
+                id: job.id,
+                job_type: job.job_type,
+                claim_count: job.claim_count,
+                attempt: job.attempt,
+                started_at: now,
+                ended_at: now,
+                outcome: Outcome::Unstarted,
+            })
+            .collect();
+        batch.sort_by(|a, b| a.id.cmp(&b.id));
+        let accepted = engine
+            .store()
+            .finish("q", "holder", &mut batch)
+            .await
+            .unwrap();
+        assert_eq!(accepted.len(), 2);
+        assert_eq!(
+            batch[0].outcome,
+            Outcome::Aborted(ABORTED_BY_OPERATOR.into())
+        );
+        assert_eq!(batch[1].outcome, Outcome::Unstarted);
+        let aborted = engine.get(&ids[0]).await.unwrap();
+        assert_eq!(aborted.state, JobState::Aborted);
+        assert_eq!(aborted.last_error.as_deref(), Some(ABORTED_BY_OPERATOR));
+        let back = engine.get(&ids[1]).await.unwrap();
+        assert_eq!(
+            (back.state, back.attempt, back.owner),
+            (JobState::Pending, 0, None)
+        );
+        let counts = engine.counts("q").await.unwrap();
+        assert_eq!(
+            [JobState::Pending, JobState::Running, JobState::Aborted].map(|s| counts[&s]),
+            [1, 0, 1]
+        );
+    }
 }
