@@ -15,7 +15,6 @@ use crate::engine::Engine;
 use crate::events::JobEventKind;
 use crate::queue::QueueSettings;
 use crate::store::claim::{ClaimRequest, ClaimedJob};
-use crate::store::control::ABORTED_BY_OPERATOR;
 use crate::store::finish::{Finish, Outcome};
 use crate::store::timing::Metric;
 
@@ -489,8 +488,9 @@ fn start(
 }
 
 /// Hands every held job back: pending again, in its place, as if never
-/// claimed (the completer writes it with the other results); one aborted
-/// meanwhile ends aborted instead.
+/// claimed (the completer writes it with the other results); one whose
+/// abort was requested meanwhile ends aborted instead (the results write
+/// reads the requests).
 fn hand_back(
     engine: &Engine,
     held: &mut VecDeque<Held>,
@@ -503,11 +503,6 @@ fn hand_back(
     gauge.set(0);
     let now = engine.clock().now_us();
     for held in held.drain(..) {
-        // Aborted while it waited: handing it back would undo the abort.
-        let outcome = match held.running.reason() {
-            Some(StopReason::Aborted) => Outcome::Aborted(ABORTED_BY_OPERATOR.to_owned()),
-            _ => Outcome::Unstarted,
-        };
         let finish = Finish {
             id: held.job.id,
             job_type: held.job.job_type,
@@ -515,7 +510,7 @@ fn hand_back(
             attempt: held.job.attempt,
             started_at: held.claimed_at,
             ended_at: now,
-            outcome,
+            outcome: Outcome::Unstarted,
         };
         if results.send(finish).is_err() {
             tracing::error!("completer gone; a held job was not handed back");

@@ -88,11 +88,10 @@ async fn attempt(
         }),
     };
     // Stopped while it waited for a worker (the runner claims ahead): it
-    // never runs.
-    match running.reason() {
-        Some(StopReason::Aborted) => return Outcome::Aborted(ABORTED_BY_OPERATOR.to_owned()),
-        Some(_) => return Outcome::Unstarted,
-        None => {}
+    // never runs, and goes back unless its abort was requested (the
+    // results write reads the requests).
+    if running.reason().is_some() {
+        return Outcome::Unstarted;
     }
     if let Some(reason) = skip_reason(job).await {
         return reason;

@@ -222,10 +222,11 @@ impl Store {
     }
 
     /// Turns the hand-backs in `batch` of jobs whose abort was requested
-    /// (the request reached the database, but not yet this process) into
-    /// aborts: handing them back would lose the request. Their rows stay
-    /// locked until the results are written, so an abort cannot slip in
-    /// between. Returns whether any outcome changed.
+    /// into aborts: handing them back would lose the request (which may
+    /// not have reached this process yet). Every handed-back row is read
+    /// locked, so an abort cannot slip in before the results are written:
+    /// it waits, then finds the job pending. Returns whether any outcome
+    /// changed.
     async fn abort_hand_backs(
         &self,
         txn: &DatabaseTransaction,
@@ -233,8 +234,9 @@ impl Store {
         batch: &mut [Finish],
     ) -> Result<bool> {
         #[derive(FromQueryResult)]
-        struct Requested {
+        struct HandedBack {
             id: String,
+            abort_requested: bool,
         }
         let handed_back: Vec<&str> = batch
             .iter()
@@ -246,9 +248,9 @@ impl Store {
         }
         let mut requested = HashSet::new();
         for list in self.dialect().id_lists(&handed_back, &[owner.into()])? {
-            let rows = Requested::find_by_statement(self.stmt(
+            let rows = HandedBack::find_by_statement(self.stmt(
                 &format!(
-                    "SELECT id FROM jobs WHERE id {} AND {OWNED} AND abort_requested{}",
+                    "SELECT id, abort_requested FROM jobs WHERE id {} AND {OWNED}{}",
                     list.sql,
                     self.dialect().row_lock()
                 ),
@@ -256,7 +258,11 @@ impl Store {
             ))
             .all(txn)
             .await?;
-            requested.extend(rows.into_iter().map(|row| row.id));
+            requested.extend(
+                rows.into_iter()
+                    .filter(|row| row.abort_requested)
+                    .map(|row| row.id),
+            );
         }
         for f in batch.iter_mut().filter(|f| requested.contains(&f.id)) {
             f.outcome = Outcome::Aborted(ABORTED_BY_OPERATOR.to_owned());
