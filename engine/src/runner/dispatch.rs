@@ -31,8 +31,11 @@ const CLAIM_COOLDOWN: Duration = Duration::from_millis(2);
 /// How much work a runner claims ahead of its workers, at the rate its
 /// jobs have been ending (at most [`MAX_CLAIM_BATCH`] jobs).
 pub const AHEAD: Duration = Duration::from_millis(50);
-/// Longest a job claimed ahead waits for a worker before it is handed
-/// back for other processes to take (every worker busy with long jobs).
+/// Longest a runner holds jobs claimed ahead while no worker frees to take
+/// one before it hands them back for other processes to take (every
+/// worker busy with long jobs). Measured from the later of their claim and
+/// the last start of a held job: a burn-down whose rate dropped below what
+/// was claimed ahead for keeps its jobs, as its workers keep taking them.
 pub const HOLD_LIMIT: Duration = Duration::from_millis(250);
 /// How long a runner claims nothing ahead after it claimed jobs with
 /// dispatch scopes.
@@ -214,6 +217,8 @@ pub(crate) async fn run(
     let mut bucket: Option<Bucket> = None;
     let mut existed = false;
     let mut held: VecDeque<Held> = VecDeque::new();
+    // When a held job last started on a worker.
+    let mut held_started = Instant::now();
     let mut pace = Pace::new(slots.ended());
     // When a claim last took jobs with dispatch scopes.
     let mut scoped: Option<Instant> = None;
@@ -264,7 +269,9 @@ pub(crate) async fn run(
         }
         let concurrency = usize::try_from(settings.concurrency).unwrap_or(1);
         // Free workers take the jobs claimed ahead first.
-        start_held(&engine, &queue, &mut held, concurrency, &results, &slots);
+        if start_held(&engine, &queue, &mut held, concurrency, &results, &slots) {
+            held_started = Instant::now();
+        }
         pace.note(slots.ended());
         gauges.held.set(held.len() as i64);
         let free = concurrency.saturating_sub(slots.busy());
@@ -288,7 +295,9 @@ pub(crate) async fn run(
             let now = engine.clock().now_us();
             let wake_at =
                 idle_until.unwrap_or_else(|| now.saturating_add(duration_us(jittered(poll))));
-            let stale_at = held.front().map(|held| held.at + HOLD_LIMIT);
+            let stale_at = held
+                .front()
+                .map(|held| held.at.max(held_started) + HOLD_LIMIT);
             tokio::select! {
                 () = shutdown.drain.cancelled() => break,
                 // With jobs held, any freed worker: one may have freed
@@ -399,7 +408,9 @@ pub(crate) async fn run(
         // Started at once, before anything else is awaited: a job that
         // blocks its thread (a current-thread runtime, like a frozen
         // process) then finds this runner with no write transaction open.
-        start_held(&engine, &queue, &mut held, concurrency, &results, &slots);
+        if start_held(&engine, &queue, &mut held, concurrency, &results, &slots) {
+            held_started = Instant::now();
+        }
         pace.note(slots.ended());
         gauges.held.set(held.len() as i64);
         if got == limit {
@@ -433,7 +444,7 @@ pub(crate) async fn run(
 }
 
 /// Starts held jobs, oldest first, on the free workers of a queue of
-/// `concurrency`.
+/// `concurrency`. Returns whether any started.
 fn start_held(
     engine: &Engine,
     queue: &Arc<str>,
@@ -441,7 +452,7 @@ fn start_held(
     concurrency: usize,
     results: &mpsc::UnboundedSender<Finish>,
     slots: &Arc<Slots>,
-) {
+) -> bool {
     let starting = concurrency.saturating_sub(slots.busy()).min(held.len());
     if starting > 0 {
         let now = engine.clock().now_us();
@@ -449,6 +460,7 @@ fn start_held(
             start(engine, queue, held, now, results, slots);
         }
     }
+    starting > 0
 }
 
 /// Starts a held job on a free worker.
